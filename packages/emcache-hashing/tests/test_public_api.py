@@ -1,0 +1,16 @@
+"""The public surface of emcache_hashing."""
+
+import emcache_hashing
+
+
+def test_all_names_are_exported() -> None:
+    """Every name in __all__ is an attribute of the package, and __all__ is sorted."""
+    for name in emcache_hashing.__all__:
+        assert hasattr(emcache_hashing, name), name
+    assert list(emcache_hashing.__all__) == sorted(emcache_hashing.__all__)
+
+
+def test_version_is_a_string() -> None:
+    """The package exposes its version from __about__."""
+    assert isinstance(emcache_hashing.__version__, str)
+    assert emcache_hashing.__version__.count(".") == 2

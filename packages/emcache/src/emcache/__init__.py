@@ -1,0 +1,5 @@
+"""emcache: see the package README for what it offers."""
+
+from emcache.__about__ import __version__
+
+__all__ = ["__version__"]

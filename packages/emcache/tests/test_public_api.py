@@ -1,0 +1,16 @@
+"""The public surface of emcache."""
+
+import emcache
+
+
+def test_all_names_are_exported() -> None:
+    """Every name in __all__ is an attribute of the package, and __all__ is sorted."""
+    for name in emcache.__all__:
+        assert hasattr(emcache, name), name
+    assert list(emcache.__all__) == sorted(emcache.__all__)
+
+
+def test_version_is_a_string() -> None:
+    """The package exposes its version from __about__."""
+    assert isinstance(emcache.__version__, str)
+    assert emcache.__version__.count(".") == 2
