@@ -1,5 +1,69 @@
-"""emcache: see the package README for what it offers."""
+"""emcache: a fast, fault-tolerant asyncio client for memcached.
+
+Create a client with :func:`create_client` and close it with
+:meth:`Client.close`::
+
+    client = await emcache.create_client([emcache.MemcachedHostAddress("localhost", 11211)])
+    await client.set(b"key", b"value")
+    item = await client.get(b"key")
+    await client.close()
+"""
 
 from emcache.__about__ import __version__
+from emcache._client import Client
+from emcache._config import (
+    DEFAULT_AUTOBATCHING_ENABLED,
+    DEFAULT_AUTOBATCHING_MAX_KEYS,
+    DEFAULT_CONNECTION_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MIN_CONNECTIONS,
+    DEFAULT_PURGE_UNHEALTHY_NODES,
+    DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER,
+    DEFAULT_SSL,
+    DEFAULT_SSL_VERIFY,
+    DEFAULT_TIMEOUT,
+)
+from emcache._create import create_client
+from emcache._item import Item
+from emcache.errors import (
+    AuthenticationError,
+    ClientClosedError,
+    ClusterNoAvailableNodes,
+    CommandError,
+    ConnectionFailedError,
+    NotFoundCommandError,
+    NotStoredStorageCommandError,
+    StorageCommandError,
+)
+from emcache_cluster import ClusterEvents, ClusterManagment
+from emcache_pool import ConnectionPoolMetrics, MemcachedHostAddress, MemcachedUnixSocketPath
 
-__all__ = ["__version__"]
+__all__ = [
+    "AuthenticationError",
+    "Client",
+    "ClientClosedError",
+    "ClusterEvents",
+    "ClusterManagment",
+    "ClusterNoAvailableNodes",
+    "CommandError",
+    "ConnectionFailedError",
+    "ConnectionPoolMetrics",
+    "DEFAULT_AUTOBATCHING_ENABLED",
+    "DEFAULT_AUTOBATCHING_MAX_KEYS",
+    "DEFAULT_CONNECTION_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MIN_CONNECTIONS",
+    "DEFAULT_PURGE_UNHEALTHY_NODES",
+    "DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER",
+    "DEFAULT_SSL",
+    "DEFAULT_SSL_VERIFY",
+    "DEFAULT_TIMEOUT",
+    "Item",
+    "MemcachedHostAddress",
+    "MemcachedUnixSocketPath",
+    "NotFoundCommandError",
+    "NotStoredStorageCommandError",
+    "StorageCommandError",
+    "__version__",
+    "create_client",
+]

@@ -1,0 +1,418 @@
+"""The :class:`Client`: every memcached command over a cluster of nodes.
+
+Each command follows the same short path: encode (which validates the key and
+arguments, so bad input never reaches a socket), pick the node's pool, run the
+request on it with the client's timeout, and turn the typed reply into the
+value or error of the emcache 1.x API. Errors of the lower layers are
+translated in one place, :func:`_translate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import NoReturn
+
+from emcache._batching import AutoBatcher
+from emcache._item import Item
+from emcache.errors import (
+    AuthenticationError,
+    ClientClosedError,
+    CommandError,
+    ConnectionFailedError,
+    NotFoundCommandError,
+    NotStoredStorageCommandError,
+    StorageCommandError,
+)
+from emcache_auth import AuthError
+from emcache_cluster import Cluster, ClusterManagment
+from emcache_pool import ConnectionPool, Endpoint
+from emcache_pool.errors import PoolError
+from emcache_protocol import (
+    ErrorReply,
+    ReplyKind,
+    StatsReply,
+    Status,
+    Value,
+    VersionReply,
+    cache_memlimit_command,
+    delete_command,
+    flush_all_command,
+    incr_decr_command,
+    retrieval_command,
+    stats_command,
+    storage_command,
+    touch_command,
+    validate_key,
+    verbosity_command,
+    version_command,
+)
+
+__all__ = ["Client"]
+
+_RETRIEVAL = ReplyKind.RETRIEVAL
+_STORAGE = ReplyKind.STORAGE
+_STORED = Status.STORED
+_CLOSED_MESSAGE = "the emcache client is closed"
+_CAS_COMMANDS = (b"gets", b"gats")
+
+
+def _translate(exc: BaseException) -> BaseException:
+    """The facade error for a failure of a lower layer."""
+    cause = exc.__cause__
+    if isinstance(exc, AuthError) or isinstance(cause, AuthError):
+        return AuthenticationError(str(cause if isinstance(cause, AuthError) else exc))
+    return ConnectionFailedError(str(exc))
+
+
+def _fail_reply(reply: object, error: type[CommandError] = CommandError) -> NoReturn:
+    if isinstance(reply, ErrorReply):
+        if reply.kind == "CLIENT_ERROR" and reply.message.startswith("unauthenticated"):
+            msg = "the server requires authentication: create the client with username and password"
+            raise AuthenticationError(msg)
+        msg = f"command failed, the server replied {reply.kind} {reply.message}".rstrip()
+        raise error(msg)
+    msg = f"command failed, the server replied {reply}"
+    raise error(msg)
+
+
+def _item(value: Value, return_flags: bool, return_cas: bool) -> Item:
+    return Item(value.value, value.flags if return_flags else None, value.cas if return_cas else None)
+
+
+class Client:
+    """A memcached client over one or many nodes. Create it with :func:`emcache.create_client`."""
+
+    __slots__ = ("_batcher", "_closed", "_cluster", "_timeout")
+
+    def __init__(
+        self, cluster: Cluster, *, timeout: float | None, autobatching_max_keys: int | None
+    ) -> None:
+        self._cluster = cluster
+        self._timeout = timeout
+        self._closed = False
+        self._batcher = (
+            None
+            if autobatching_max_keys is None
+            else AutoBatcher(self._fetch_many_on_pool, cluster, autobatching_max_keys)
+        )
+
+    # -- life cycle ----------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called; every operation then raises ClientClosedError."""
+        return self._closed
+
+    async def close(self) -> None:
+        """Stop background tasks and close every connection. Idempotent.
+
+        Operations still in flight fail with :class:`ClientClosedError` or
+        :class:`ConnectionFailedError`.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._batcher is not None:
+            self._batcher.close(ClientClosedError(_CLOSED_MESSAGE))
+        await self._cluster.close()
+
+    def cluster_managment(self) -> ClusterManagment:
+        """The view of the cluster: its nodes, their health and their pool metrics."""
+        return self._cluster.cluster_managment
+
+    # -- plumbing ------------------------------------------------------------------------------
+    async def _run(
+        self,
+        pool: ConnectionPool,
+        request: bytes,
+        kind: ReplyKind,
+        keys: Sequence[bytes] | None = None,
+        noreply: bool = False,
+    ) -> object:
+        try:
+            return await pool.execute(request, kind, keys, timeout=self._timeout, noreply=noreply)
+        except (PoolError, AuthError) as exc:
+            raise _translate(exc) from exc
+
+    def _pool(self, key: bytes) -> ConnectionPool:
+        if self._closed:
+            raise ClientClosedError(_CLOSED_MESSAGE)
+        return self._cluster.pick_pool(key)
+
+    def _node_pool(self, address: Endpoint) -> ConnectionPool:
+        if self._closed:
+            raise ClientClosedError(_CLOSED_MESSAGE)
+        return self._cluster.pool_for(address)
+
+    async def _fetch_many_on_pool(
+        self, pool: ConnectionPool, command: bytes, keys: Sequence[bytes], exptime: int | None
+    ) -> list[Value]:
+        reply = await self._run(pool, retrieval_command(command, keys, exptime), _RETRIEVAL, keys)
+        if type(reply) is not list:
+            _fail_reply(reply)
+        return reply
+
+    # -- retrieval -----------------------------------------------------------------------------
+    async def _fetch_one(
+        self, command: bytes, key: bytes, exptime: int | None, return_flags: bool
+    ) -> Item | None:
+        request = retrieval_command(command, (key,), exptime)
+        reply = await self._run(self._pool(key), request, _RETRIEVAL, (key,))
+        if type(reply) is not list:
+            _fail_reply(reply)
+        if not reply:
+            return None
+        return _item(reply[0], return_flags, command in _CAS_COMMANDS)
+
+    async def get(self, key: bytes, return_flags: bool = False) -> Item | None:
+        """The item stored under ``key``, or None when it is missing.
+
+        Args:
+            key: The key (bytes, 1..250 bytes, no whitespace or control characters).
+            return_flags: Fill :attr:`Item.flags` with the stored flags.
+
+        Raises:
+            asyncio.TimeoutError: The operation took longer than the client's timeout.
+        """
+        if self._batcher is not None:
+            if self._closed:
+                raise ClientClosedError(_CLOSED_MESSAGE)
+            return await self._batcher.get(key, return_flags, False)
+        request = retrieval_command(b"get", (key,))
+        reply = await self._run(self._pool(key), request, _RETRIEVAL, (key,))
+        if type(reply) is not list:
+            _fail_reply(reply)
+        if not reply:
+            return None
+        value: Value = reply[0]
+        return Item(value.value, value.flags if return_flags else None, None)
+
+    async def gets(self, key: bytes, return_flags: bool = False) -> Item | None:
+        """Like :meth:`get`, with the item's cas token in :attr:`Item.cas`."""
+        if self._batcher is not None:
+            if self._closed:
+                raise ClientClosedError(_CLOSED_MESSAGE)
+            return await self._batcher.get(key, return_flags, True)
+        return await self._fetch_one(b"gets", key, None, return_flags)
+
+    async def gat(self, exptime: int, key: bytes, return_flags: bool = False) -> Item | None:
+        """Get the item and set its expiration time to ``exptime`` in one command."""
+        return await self._fetch_one(b"gat", key, exptime, return_flags)
+
+    async def gats(self, exptime: int, key: bytes, return_flags: bool = False) -> Item | None:
+        """Like :meth:`gat`, with the cas token."""
+        return await self._fetch_one(b"gats", key, exptime, return_flags)
+
+    async def _fetch_many(
+        self, command: bytes, keys: Sequence[bytes], exptime: int | None, return_flags: bool
+    ) -> dict[bytes, Item]:
+        if self._closed:
+            raise ClientClosedError(_CLOSED_MESSAGE)
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        for key in unique:
+            validate_key(key)
+        by_pool = self._cluster.pick_pools(unique)
+        return_cas = command in _CAS_COMMANDS
+        if len(by_pool) == 1:
+            ((pool, pool_keys),) = by_pool.items()
+            values = await self._fetch_many_on_pool(pool, command, pool_keys, exptime)
+            return {v.key: _item(v, return_flags, return_cas) for v in values}
+        tasks = [
+            asyncio.ensure_future(self._fetch_many_on_pool(pool, command, pool_keys, exptime))
+            for pool, pool_keys in by_pool.items()
+        ]
+        try:
+            parts = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        return {v.key: _item(v, return_flags, return_cas) for part in parts for v in part}
+
+    async def get_many(self, keys: Sequence[bytes], return_flags: bool = False) -> dict[bytes, Item]:
+        """The items of the keys that exist, keyed by key.
+
+        Keys are grouped by node and each node gets one request, all sent at
+        once. If one node's request fails (timeout included), the others are
+        cancelled and the error is raised.
+        """
+        return await self._fetch_many(b"get", keys, None, return_flags)
+
+    async def gets_many(self, keys: Sequence[bytes], return_flags: bool = False) -> dict[bytes, Item]:
+        """Like :meth:`get_many`, with cas tokens."""
+        return await self._fetch_many(b"gets", keys, None, return_flags)
+
+    async def gat_many(
+        self, exptime: int, keys: Sequence[bytes], return_flags: bool = False
+    ) -> dict[bytes, Item]:
+        """Like :meth:`get_many`, setting each found item's expiration time to ``exptime``."""
+        return await self._fetch_many(b"gat", keys, exptime, return_flags)
+
+    async def gats_many(
+        self, exptime: int, keys: Sequence[bytes], return_flags: bool = False
+    ) -> dict[bytes, Item]:
+        """Like :meth:`gat_many`, with cas tokens."""
+        return await self._fetch_many(b"gats", keys, exptime, return_flags)
+
+    # -- storage -------------------------------------------------------------------------------
+    async def _store(
+        self,
+        command: bytes,
+        key: bytes,
+        value: bytes,
+        flags: int,
+        exptime: int,
+        noreply: bool,
+        cas: int | None = None,
+    ) -> None:
+        request = storage_command(command, key, value, flags, exptime, cas=cas)
+        reply = await self._run(self._pool(key), request, _STORAGE, None, noreply)
+        if reply is _STORED or noreply:
+            return
+        if reply is Status.NOT_STORED or (reply is Status.EXISTS and command == b"cas"):
+            raise NotStoredStorageCommandError(f"{command.decode()} did not store the value: {reply.name}")
+        _fail_reply(reply.name if isinstance(reply, Status) else reply, StorageCommandError)
+
+    async def set(
+        self, key: bytes, value: bytes, *, flags: int = 0, exptime: int = 0, noreply: bool = False
+    ) -> None:
+        """Store ``value`` under ``key``.
+
+        Args:
+            key: The key.
+            value: The bytes to store.
+            flags: An unsigned 32-bit number stored with the value.
+            exptime: Expiration: seconds from now (up to 30 days) or a unix timestamp; 0 never expires.
+            noreply: Return as soon as the request is queued, without waiting for the server.
+
+        Raises:
+            StorageCommandError: The server did not store the value (e.g. it is too large).
+        """
+        await self._store(b"set", key, value, flags, exptime, noreply)
+
+    async def add(
+        self, key: bytes, value: bytes, *, flags: int = 0, exptime: int = 0, noreply: bool = False
+    ) -> None:
+        """Store the value only if the key does not exist (else NotStoredStorageCommandError)."""
+        await self._store(b"add", key, value, flags, exptime, noreply)
+
+    async def replace(
+        self, key: bytes, value: bytes, *, flags: int = 0, exptime: int = 0, noreply: bool = False
+    ) -> None:
+        """Store the value only if the key exists (else NotStoredStorageCommandError)."""
+        await self._store(b"replace", key, value, flags, exptime, noreply)
+
+    async def append(self, key: bytes, value: bytes, *, noreply: bool = False) -> None:
+        """Add ``value`` after the existing value (NotStoredStorageCommandError if missing)."""
+        await self._store(b"append", key, value, 0, 0, noreply)
+
+    async def prepend(self, key: bytes, value: bytes, *, noreply: bool = False) -> None:
+        """Add ``value`` before the existing value (NotStoredStorageCommandError if missing)."""
+        await self._store(b"prepend", key, value, 0, 0, noreply)
+
+    async def cas(
+        self,
+        key: bytes,
+        value: bytes,
+        cas: int,
+        *,
+        flags: int = 0,
+        exptime: int = 0,
+        noreply: bool = False,
+    ) -> None:
+        """Store the value only if the item's cas token is still ``cas``.
+
+        Raises:
+            NotStoredStorageCommandError: The item changed since the token was read.
+            StorageCommandError: The item does not exist.
+        """
+        await self._store(b"cas", key, value, flags, exptime, noreply, cas)
+
+    # -- other keyed commands ------------------------------------------------------------------
+    async def _incr_decr(self, command: bytes, key: bytes, value: int, noreply: bool) -> int | None:
+        request = incr_decr_command(command, key, value)
+        reply = await self._run(self._pool(key), request, ReplyKind.INCR_DECR, None, noreply)
+        if noreply:
+            return None
+        if type(reply) is int:
+            return reply
+        if reply is Status.NOT_FOUND:
+            raise NotFoundCommandError(f"{command.decode()}: the key does not exist")
+        _fail_reply(reply)
+
+    async def increment(self, key: bytes, value: int, *, noreply: bool = False) -> int | None:
+        """Add ``value`` to the decimal number stored under ``key`` and return the new number.
+
+        Raises:
+            NotFoundCommandError: The key does not exist.
+        """
+        return await self._incr_decr(b"incr", key, value, noreply)
+
+    async def decrement(self, key: bytes, value: int, *, noreply: bool = False) -> int | None:
+        """Subtract ``value`` (memcached stops at 0) and return the new number."""
+        return await self._incr_decr(b"decr", key, value, noreply)
+
+    async def touch(self, key: bytes, exptime: int, *, noreply: bool = False) -> None:
+        """Set a new expiration time on an existing item (NotFoundCommandError if missing)."""
+        request = touch_command(key, exptime)
+        reply = await self._run(self._pool(key), request, ReplyKind.TOUCH, None, noreply)
+        if reply is Status.TOUCHED or noreply:
+            return
+        if reply is Status.NOT_FOUND:
+            raise NotFoundCommandError("touch: the key does not exist")
+        _fail_reply(reply)
+
+    async def delete(self, key: bytes, *, noreply: bool = False) -> None:
+        """Remove the item (NotFoundCommandError if missing)."""
+        request = delete_command(key)
+        reply = await self._run(self._pool(key), request, ReplyKind.DELETE, None, noreply)
+        if reply is Status.DELETED or noreply:
+            return
+        if reply is Status.NOT_FOUND:
+            raise NotFoundCommandError("delete: the key does not exist")
+        _fail_reply(reply)
+
+    # -- node commands -------------------------------------------------------------------------
+    async def _expect_ok(
+        self, memcached_host_address: Endpoint, request: bytes, noreply: bool
+    ) -> None:
+        pool = self._node_pool(memcached_host_address)
+        reply = await self._run(pool, request, ReplyKind.OK, None, noreply)
+        if reply is not Status.OK and not noreply:
+            _fail_reply(reply)
+
+    async def flush_all(
+        self, memcached_host_address: Endpoint, delay: int = 0, *, noreply: bool = False
+    ) -> None:
+        """Invalidate every item of one node, now or after ``delay`` seconds."""
+        await self._expect_ok(memcached_host_address, flush_all_command(delay), noreply)
+
+    async def verbosity(
+        self, memcached_host_address: Endpoint, level: int, *, noreply: bool = False
+    ) -> None:
+        """Set the logging verbosity of one node."""
+        await self._expect_ok(memcached_host_address, verbosity_command(level), noreply)
+
+    async def cache_memlimit(
+        self, memcached_host_address: Endpoint, value: int, *, noreply: bool = False
+    ) -> None:
+        """Change the memory limit of one node, in megabytes."""
+        await self._expect_ok(memcached_host_address, cache_memlimit_command(value), noreply)
+
+    async def version(self, memcached_host_address: Endpoint) -> str:
+        """The version string of one node, e.g. ``"1.6.18"``."""
+        pool = self._node_pool(memcached_host_address)
+        reply = await self._run(pool, version_command(), ReplyKind.VERSION)
+        if not isinstance(reply, VersionReply):
+            _fail_reply(reply)
+        return reply.version
+
+    async def stats(self, memcached_host_address: Endpoint, *args: str) -> dict[str, str]:
+        """The ``stats`` of one node (``args`` picks a group, e.g. ``"slabs"``)."""
+        pool = self._node_pool(memcached_host_address)
+        reply = await self._run(pool, stats_command(*args), ReplyKind.STATS)
+        if not isinstance(reply, StatsReply):
+            _fail_reply(reply)
+        return dict(reply.stats)

@@ -1,0 +1,110 @@
+"""``create_client``: the one way to build a :class:`~emcache.Client`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from emcache._client import Client
+from emcache._config import (
+    DEFAULT_AUTOBATCHING_ENABLED,
+    DEFAULT_AUTOBATCHING_MAX_KEYS,
+    DEFAULT_AUTODISCOVERY_POLL_INTERVAL,
+    DEFAULT_AUTODISCOVERY_TIMEOUT,
+    DEFAULT_CONNECTION_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MIN_CONNECTIONS,
+    DEFAULT_PURGE_UNHEALTHY_NODES,
+    DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER,
+    DEFAULT_SSL,
+    DEFAULT_SSL_VERIFY,
+    DEFAULT_TIMEOUT,
+    ClientOptions,
+)
+from emcache.errors import AuthenticationError
+from emcache_auth import AuthError
+from emcache_cluster import Cluster, ClusterEvents
+from emcache_pool import Endpoint
+
+__all__ = ["create_client"]
+
+
+async def create_client(
+    node_addresses: Sequence[Endpoint],
+    *,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    min_connections: int | None = DEFAULT_MIN_CONNECTIONS,
+    purge_unused_connections_after: float | None = DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER,
+    connection_timeout: float | None = DEFAULT_CONNECTION_TIMEOUT,
+    cluster_events: ClusterEvents | None = None,
+    purge_unhealthy_nodes: bool = DEFAULT_PURGE_UNHEALTHY_NODES,
+    autobatching: bool = DEFAULT_AUTOBATCHING_ENABLED,
+    autobatching_max_keys: int = DEFAULT_AUTOBATCHING_MAX_KEYS,
+    ssl: bool = DEFAULT_SSL,
+    ssl_verify: bool = DEFAULT_SSL_VERIFY,
+    ssl_extra_ca: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    autodiscovery: bool = False,
+    autodiscovery_poll_interval: float = DEFAULT_AUTODISCOVERY_POLL_INTERVAL,
+    autodiscovery_timeout: float = DEFAULT_AUTODISCOVERY_TIMEOUT,
+) -> Client:
+    """Create a client for the memcached nodes in ``node_addresses``.
+
+    Every option is checked first; an invalid one raises :class:`ValueError`
+    or :class:`TypeError` and nothing is started. Then the connection pools of
+    the nodes start in the background (``min_connections`` each) and, with
+    ``autodiscovery=True``, the first ``config get cluster`` is awaited.
+
+    Args:
+        node_addresses: The nodes (or, with autodiscovery, the configuration endpoints).
+        timeout: Seconds an operation may take before ``asyncio.TimeoutError``; None disables it.
+        max_connections: Most TCP connections per node.
+        min_connections: Connections kept open per node even when idle.
+        purge_unused_connections_after: Close connections idle this long; None never purges.
+        connection_timeout: Seconds a new connection may take; None waits forever.
+        cluster_events: Receives node healthy/unhealthy (and added/removed) events.
+        purge_unhealthy_nodes: Route no traffic to nodes reported unhealthy.
+        autobatching: Send concurrent ``get``/``gets`` calls together as multi-key requests.
+        autobatching_max_keys: Most keys in one autobatching request.
+        ssl: Connect with TLS.
+        ssl_verify: Verify the server certificate and hostname (TLS only).
+        ssl_extra_ca: A CA file trusted in addition to the system's.
+        username: User name for memcached's ascii authentication.
+        password: Password for memcached's ascii authentication.
+        autodiscovery: Treat ``node_addresses`` as configuration endpoints and poll them.
+        autodiscovery_poll_interval: Seconds between two ``config get cluster``.
+        autodiscovery_timeout: Seconds a ``config get cluster`` may take.
+
+    Returns:
+        A ready :class:`Client`; close it with :meth:`Client.close`.
+    """
+    options = ClientOptions.from_arguments(
+        node_addresses,
+        min_connections=min_connections,
+        username=username,
+        password=password,
+        ssl=ssl,
+        ssl_verify=ssl_verify,
+        ssl_extra_ca=ssl_extra_ca,
+        timeout=timeout,
+        max_connections=max_connections,
+        purge_unused_connections_after=purge_unused_connections_after,
+        connection_timeout=connection_timeout,
+        cluster_events=cluster_events,
+        purge_unhealthy_nodes=purge_unhealthy_nodes,
+        autobatching=autobatching,
+        autobatching_max_keys=autobatching_max_keys,
+        autodiscovery=autodiscovery,
+        autodiscovery_poll_interval=autodiscovery_poll_interval,
+        autodiscovery_timeout=autodiscovery_timeout,
+    )
+    try:
+        cluster = await Cluster.create(options.node_addresses, options.cluster_config())
+    except AuthError as exc:
+        raise AuthenticationError(str(exc)) from exc
+    return Client(
+        cluster,
+        timeout=options.timeout,
+        autobatching_max_keys=options.autobatching_max_keys if options.autobatching else None,
+    )

@@ -1,0 +1,40 @@
+"""Fixtures of the integration suites: emcache clients over real memcached nodes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest_asyncio
+
+import emcache
+from emcache_tools import MemcachedProcess
+from tests_integration.helpers import ClientFactory, address
+
+@pytest_asyncio.fixture(name="make_client")
+async def _make_client() -> AsyncIterator[ClientFactory]:
+    """Create clients that are closed at teardown: ``await make_client(nodes, **options)``."""
+    clients: list[emcache.Client] = []
+
+    async def make(nodes: list[MemcachedProcess], **options: Any) -> emcache.Client:
+        client = await emcache.create_client([address(node) for node in nodes], **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest_asyncio.fixture(name="client")
+async def _client(memcached: MemcachedProcess, make_client: ClientFactory) -> emcache.Client:
+    """A client with default options on one node."""
+    return await make_client([memcached])
+
+
+@pytest_asyncio.fixture(name="cluster_client")
+async def _cluster_client(
+    memcached_cluster: list[MemcachedProcess], make_client: ClientFactory
+) -> emcache.Client:
+    """A client with default options on three nodes."""
+    return await make_client(memcached_cluster)
