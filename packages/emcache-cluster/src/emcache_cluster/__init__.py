@@ -1,5 +1,26 @@
-"""emcache_cluster: see the package README for what it offers."""
+"""emcache_cluster: the nodes of a memcached cluster, key routing, health and autodiscovery.
+
+:class:`Cluster` keeps one :class:`emcache_pool.ConnectionPool` per node and
+routes each key to one of them through a hasher (by default the rendezvous
+hashing of emcache 1.x). It follows each pool's health, can leave unhealthy
+nodes out of routing, tells :class:`ClusterEvents` hooks about changes, and
+with autodiscovery follows the node list of a ``config get cluster`` endpoint.
+"""
 
 from emcache_cluster.__about__ import __version__
+from emcache_cluster._cluster import Cluster
+from emcache_cluster._config import ClusterConfig, HasherFactory
+from emcache_cluster._events import ClusterEvents, ClusterManagment
+from emcache_cluster.errors import AutodiscoveryError, ClusterError, ClusterNoAvailableNodes
 
-__all__ = ["__version__"]
+__all__ = [
+    "AutodiscoveryError",
+    "Cluster",
+    "ClusterConfig",
+    "ClusterError",
+    "ClusterEvents",
+    "ClusterManagment",
+    "ClusterNoAvailableNodes",
+    "HasherFactory",
+    "__version__",
+]

@@ -1,0 +1,211 @@
+"""Autodiscovery: follow the node list served by ``config get cluster``.
+
+AWS ElastiCache and GCP Memorystore answer ``config get cluster`` on their
+configuration endpoint with a versioned node list::
+
+    CONFIG cluster 0 <length>\\r\\n<version>\\n<host>|<ip>|<port> ...\\n\\r\\nEND\\r\\n
+
+Each poll opens a one-connection pool to one configuration endpoint (so TLS
+and authentication apply as for the nodes), sends the command, and closes the
+pool again whatever happened. A fresh connection per poll means a request that
+hung or a reply that could not be parsed never poisons the next poll.
+
+Only a version newer than the last applied one reaches the cluster; an equal
+or older version is ignored. Anything else -- no answer within
+``autodiscovery_timeout``, ``ERROR`` (a plain memcached does not know the
+command), a reply that does not parse, an empty node list -- is logged as a
+warning saying why, and the cluster keeps the last good node list. After a
+failure the next poll asks the next configuration endpoint, if there are many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from emcache_cluster.errors import AutodiscoveryError
+from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, PoolConfig
+from emcache_pool.errors import PoolError
+from emcache_protocol import ClusterConfig as ConfigReply
+from emcache_protocol import ErrorReply, ProtocolError, ReplyKind, config_get_cluster_command
+
+__all__ = ["Autodiscovery", "discovered_endpoints", "endpoint_text", "fetch_config"]
+
+logger = logging.getLogger("emcache_cluster")
+
+ApplyNodes = Callable[[list[MemcachedHostAddress]], None]
+
+
+def endpoint_text(endpoint: Endpoint) -> str:
+    """Return ``host:port`` or the socket path, for messages."""
+    if isinstance(endpoint, MemcachedHostAddress):
+        return f"{endpoint.address}:{endpoint.port}"
+    return endpoint.path
+
+
+def discovered_endpoints(config: ConfigReply) -> list[MemcachedHostAddress]:
+    """Return the node endpoints of a configuration, the ip preferred over the host name."""
+    endpoints = (MemcachedHostAddress(node.ip or node.host, node.port) for node in config.nodes)
+    return list(dict.fromkeys(endpoints))
+
+
+async def fetch_config(endpoint: Endpoint, pool: PoolConfig, within: float) -> ConfigReply:
+    """Ask one configuration endpoint for the cluster configuration.
+
+    Args:
+        endpoint: The configuration endpoint.
+        pool: The node pool configuration; its TLS and on-connect step are reused.
+        within: Seconds for the whole exchange, connection included.
+
+    Returns:
+        The configuration the endpoint answered.
+
+    Raises:
+        AutodiscoveryError: The message says why no configuration was obtained.
+            Other errors (an on-connect step refusing, say) propagate unchanged.
+    """
+    where = endpoint_text(endpoint)
+    config = attrs.evolve(
+        pool,
+        max_connections=1,
+        min_connections=1,
+        purge_unused_connections_after=None,
+        connection_timeout=within,
+    )
+    conn = ConnectionPool(endpoint, config)
+    try:
+        async with asyncio.timeout(within):
+            reply = await conn.execute(config_get_cluster_command(), ReplyKind.CONFIG)
+    except TimeoutError:
+        msg = f"{where} did not answer `config get cluster` within {within} s"
+        raise AutodiscoveryError(msg) from None
+    except ProtocolError as exc:
+        msg = f"{where} answered `config get cluster` with an unparsable reply ({exc})"
+        raise AutodiscoveryError(msg) from exc
+    except (PoolError, OSError) as exc:
+        msg = f"{where} could not be asked `config get cluster`: {type(exc).__name__}: {exc}"
+        raise AutodiscoveryError(msg) from exc
+    finally:
+        await conn.close()
+    return _checked(where, reply)
+
+
+def _checked(where: str, reply: object) -> ConfigReply:
+    if isinstance(reply, ConfigReply):
+        if not reply.nodes:
+            msg = f"{where} answered `config get cluster` with an empty node list"
+            raise AutodiscoveryError(msg)
+        return reply
+    if isinstance(reply, ErrorReply) and reply.kind == "ERROR":
+        msg = (
+            f"{where} answered ERROR to `config get cluster`: it does not support "
+            "autodiscovery (a plain memcached?)"
+        )
+    elif isinstance(reply, ErrorReply):
+        msg = f"{where} answered `config get cluster` with {reply.kind} {reply.message}"
+    elif reply is None:
+        msg = f"{where} has no cluster configuration (`config get cluster` answered END)"
+    else:
+        msg = f"{where} answered `config get cluster` with an unexpected {reply!r}"
+    raise AutodiscoveryError(msg)
+
+
+class Autodiscovery:
+    """Polls the configuration endpoints and hands newer node lists to the cluster."""
+
+    def __init__(
+        self,
+        config_endpoints: Sequence[Endpoint],
+        pool: PoolConfig,
+        *,
+        interval: float,
+        timeout: float,
+        apply: ApplyNodes,
+    ) -> None:
+        self._endpoints = list(config_endpoints)
+        self._pool = pool
+        self._interval = interval
+        self._timeout = timeout
+        self._apply = apply
+        self._next = 0
+        self._task: asyncio.Task[None] | None = None
+        self.version: int | None = None
+        """The version of the last applied configuration."""
+
+    async def first(self) -> list[MemcachedHostAddress]:
+        """Discover the initial node list, asking each endpoint in turn within the timeout.
+
+        Raises:
+            AutodiscoveryError: No endpoint gave a usable configuration in time.
+        """
+        deadline = time.monotonic() + self._timeout
+        reasons = []
+        for endpoint in self._endpoints:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                reasons.append(f"{endpoint_text(endpoint)} was not asked: time is up")
+                continue
+            try:
+                config = await fetch_config(endpoint, self._pool, remaining)
+            except AutodiscoveryError as exc:
+                reasons.append(str(exc))
+                continue
+            self.version = config.version
+            return discovered_endpoints(config)
+        msg = f"autodiscovery found no nodes within {self._timeout} s: " + "; ".join(reasons)
+        raise AutodiscoveryError(msg)
+
+    def start(self) -> None:
+        """Start polling every ``interval`` seconds."""
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name="emcache_cluster autodiscovery"
+        )
+
+    async def close(self) -> None:
+        """Stop polling. Idempotent."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def poll(self) -> bool:
+        """Ask one endpoint once; apply its node list if its version is newer.
+
+        Returns:
+            Whether a new node list was applied.
+        """
+        endpoint = self._endpoints[self._next]
+        try:
+            config = await fetch_config(endpoint, self._pool, self._timeout)
+        except AutodiscoveryError as exc:
+            self._next = (self._next + 1) % len(self._endpoints)
+            logger.warning(
+                "autodiscovery: %s; keeping the last node list (version %s)", exc, self.version
+            )
+            return False
+        if self.version is not None and config.version <= self.version:
+            return False
+        nodes = discovered_endpoints(config)
+        logger.info(
+            "autodiscovery: configuration version %d from %s lists %d nodes",
+            config.version,
+            endpoint_text(endpoint),
+            len(nodes),
+        )
+        self.version = config.version
+        self._apply(nodes)
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.poll()
+            except Exception:
+                logger.exception("autodiscovery: poll failed; keeping the last node list")

@@ -1,0 +1,253 @@
+"""The cluster: one pool per node, key routing, health tracking and membership changes.
+
+Routing state is three attributes rebuilt together, without an ``await`` in
+between, whenever the routing set changes (a node added or removed, or a
+health change while ``purge_unhealthy_nodes`` is on):
+
+- ``_single``: the pool when exactly one node takes traffic (no hashing at all);
+- ``_hasher`` and ``_pool_by_id``: the hasher over the node ids of two or more
+  nodes and the map from id to pool.
+
+With no routable node both are empty and picking raises
+:class:`ClusterNoAvailableNodes`. The hot path (:meth:`Cluster.pick_pool`,
+:meth:`Cluster.pick_pools`) therefore only reads attributes and looks up a
+dict; everything that allocates happens on the rare rebuild.
+
+The node table ``_nodes`` is mutated in place and never rebound: the
+:class:`ClusterManagment` view reads it live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Sequence
+
+from emcache_cluster._autodiscovery import Autodiscovery, endpoint_text
+from emcache_cluster._config import ClusterConfig
+from emcache_cluster._events import ClusterManagment, EventDispatcher, Hook
+from emcache_cluster._node import Node
+from emcache_cluster.errors import ClusterNoAvailableNodes
+from emcache_hashing import Hasher
+from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, node_id
+
+__all__ = ["Cluster"]
+
+logger = logging.getLogger("emcache_cluster")
+
+_DRAIN_GRACE = 5.0
+"""Seconds :meth:`Cluster.close` lets removed nodes finish in-flight requests."""
+
+
+class Cluster:
+    """Nodes of one memcached cluster, each with its connection pool.
+
+    Build it with :meth:`create`. Attributes:
+        cluster_managment: The read-only view handed to event hooks.
+    """
+
+    def __init__(self, config: ClusterConfig) -> None:
+        """Use :meth:`create`; this only sets up empty state."""
+        self._config = config
+        self._nodes: dict[Endpoint, Node] = {}
+        self._single: ConnectionPool | None = None
+        self._hasher: Hasher | None = None
+        self._pool_by_id: dict[str, ConnectionPool] = {}
+        self._draining: set[asyncio.Task[None]] = set()
+        self._autodiscovery: Autodiscovery | None = None
+        self._closed = False
+        self.cluster_managment = ClusterManagment(self._nodes)
+        events = config.events
+        self._dispatcher = None if events is None else EventDispatcher(self.cluster_managment)
+
+    @classmethod
+    async def create(cls, endpoints: Sequence[Endpoint], config: ClusterConfig) -> Cluster:
+        """Build a cluster over ``endpoints``.
+
+        Args:
+            endpoints: The nodes, or with ``config.autodiscovery`` the
+                configuration endpoints to ask for the nodes.
+            config: How to build pools, route and follow the node list.
+
+        Returns:
+            The cluster, ready to route keys.
+
+        Raises:
+            ValueError: ``endpoints`` is empty.
+            AutodiscoveryError: With autodiscovery, no configuration endpoint
+                gave a node list within ``config.autodiscovery_timeout``.
+        """
+        if not endpoints:
+            msg = "endpoints must name at least one node"
+            raise ValueError(msg)
+        cluster = cls(config)
+        try:
+            if config.autodiscovery:
+                await cluster._start_autodiscovery(endpoints)
+            else:
+                cluster._add_nodes(list(dict.fromkeys(endpoints)))
+        except BaseException:
+            await cluster.close()
+            raise
+        cluster._rebuild_routing()
+        return cluster
+
+    # -- hot path -------------------------------------------------------------
+    def pick_pool(self, key: bytes) -> ConnectionPool:
+        """Return the pool of the node that owns ``key``.
+
+        Raises:
+            ClusterNoAvailableNodes: No node takes traffic.
+        """
+        single = self._single
+        if single is not None:
+            return single
+        hasher = self._hasher
+        if hasher is None:
+            raise ClusterNoAvailableNodes(self._no_nodes_reason())
+        return self._pool_by_id[hasher.pick(key)]
+
+    def pick_pools(self, keys: Sequence[bytes]) -> dict[ConnectionPool, list[bytes]]:
+        """Group ``keys`` by the pool of the node that owns each, keeping their order.
+
+        Raises:
+            ClusterNoAvailableNodes: No node takes traffic.
+        """
+        single = self._single
+        if single is not None:
+            return {single: list(keys)} if keys else {}
+        hasher = self._hasher
+        if hasher is None:
+            raise ClusterNoAvailableNodes(self._no_nodes_reason())
+        by_id = self._pool_by_id
+        return {by_id[node]: group for node, group in hasher.pick_many(keys).items()}
+
+    def pool_for(self, endpoint: Endpoint) -> ConnectionPool:
+        """Return the pool of the node at ``endpoint``, whether or not it takes traffic.
+
+        Raises:
+            KeyError: ``endpoint`` is not a node of this cluster.
+        """
+        node = self._nodes.get(endpoint)
+        if node is None:
+            msg = f"{endpoint_text(endpoint)} is not a node of this cluster"
+            raise KeyError(msg)
+        return node.pool
+
+    # -- life cycle -----------------------------------------------------------
+    async def close(self) -> None:
+        """Stop the poller and the event task and close every pool. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._autodiscovery is not None:
+            await self._autodiscovery.close()
+        if self._dispatcher is not None:
+            await self._dispatcher.close()
+        pools = [node.pool for node in self._nodes.values()]
+        await asyncio.gather(*(pool.close() for pool in pools))
+        if self._draining:
+            _, late = await asyncio.wait(self._draining, timeout=_DRAIN_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    # -- membership -----------------------------------------------------------
+    async def _start_autodiscovery(self, config_endpoints: Sequence[Endpoint]) -> None:
+        config = self._config
+        self._autodiscovery = Autodiscovery(
+            config_endpoints,
+            config.pool,
+            interval=config.autodiscovery_poll_interval,
+            timeout=config.autodiscovery_timeout,
+            apply=self._apply_discovered,
+        )
+        self._add_nodes(await self._autodiscovery.first())
+        self._autodiscovery.start()
+
+    def _add_nodes(self, endpoints: Sequence[Endpoint]) -> None:
+        for endpoint in endpoints:
+            node = Node(endpoint, node_id(endpoint))
+            node.pool = ConnectionPool(
+                endpoint, self._config.pool, functools.partial(self._on_health_change, node)
+            )
+            node.healthy = node.pool.healthy
+            self._nodes[endpoint] = node
+
+    def _apply_discovered(self, endpoints: list[MemcachedHostAddress]) -> None:
+        wanted = set(endpoints)
+        added = [endpoint for endpoint in endpoints if endpoint not in self._nodes]
+        removed = [node for endpoint, node in self._nodes.items() if endpoint not in wanted]
+        if not added and not removed:
+            return
+        self._add_nodes(added)
+        for node in removed:
+            node.removed = True
+            del self._nodes[node.endpoint]
+        self._rebuild_routing()
+        for node in removed:
+            task = asyncio.get_running_loop().create_task(node.pool.drain_and_close())
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+        logger.info(
+            "autodiscovery: added %s, removed %s",
+            [endpoint_text(e) for e in added] or "none",
+            [endpoint_text(n.endpoint) for n in removed] or "none",
+        )
+        events = self._config.events
+        if events is not None:
+            for endpoint in added:
+                self._emit(events.on_node_added, endpoint)
+            for node in removed:
+                self._emit(events.on_node_removed, node.endpoint)
+
+    # -- health ---------------------------------------------------------------
+    def _on_health_change(self, node: Node, healthy: bool) -> None:
+        if node.removed or self._closed or node.healthy == healthy:
+            return
+        node.healthy = healthy
+        if healthy:
+            logger.info("node %s reports healthy", endpoint_text(node.endpoint))
+        else:
+            logger.warning("node %s reports unhealthy", endpoint_text(node.endpoint))
+        if self._config.purge_unhealthy_nodes:
+            self._rebuild_routing()
+        events = self._config.events
+        if events is not None:
+            hook = events.on_node_healthy if healthy else events.on_node_unhealthy
+            self._emit(hook, node.endpoint)
+
+    def _emit(self, hook: Hook, endpoint: Endpoint) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.put(hook, endpoint)
+
+    # -- routing --------------------------------------------------------------
+    def _rebuild_routing(self) -> None:
+        purge = self._config.purge_unhealthy_nodes
+        routable = [node for node in self._nodes.values() if node.healthy or not purge]
+        pool_by_id = {node.node_id: node.pool for node in routable}
+        if len(routable) == 1:
+            self._single, self._hasher = routable[0].pool, None
+        elif routable:
+            self._single = None
+            self._hasher = self._config.hasher_factory(list(pool_by_id))
+        else:
+            self._single, self._hasher = None, None
+        self._pool_by_id = pool_by_id
+        logger.debug(
+            "routing over %d of %d nodes: %s",
+            len(routable),
+            len(self._nodes),
+            [endpoint_text(node.endpoint) for node in routable],
+        )
+
+    def _no_nodes_reason(self) -> str:
+        if self._closed:
+            return "the cluster is closed"
+        if not self._nodes:
+            return "the cluster has no nodes"
+        return (
+            f"no node can take the key: all {len(self._nodes)} nodes are unhealthy "
+            "and purge_unhealthy_nodes is on"
+        )

@@ -1,0 +1,79 @@
+"""Helpers shared by the emcache_cluster tests (the memcached fixtures come from tools/)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from emcache_cluster import Cluster, ClusterConfig, ClusterEvents, ClusterManagment
+from emcache_pool import MemcachedHostAddress, PoolConfig
+from emcache_protocol import ReplyKind, storage_command
+
+FAST_POOL = PoolConfig(connection_timeout=1.0, purge_unused_connections_after=None)
+
+
+def address(node: object) -> MemcachedHostAddress:
+    """The endpoint of a launcher node."""
+    return MemcachedHostAddress(node.host, node.port)  # type: ignore[attr-defined]
+
+
+def config(**kwargs: object) -> ClusterConfig:
+    """A cluster configuration with quick connection timeouts."""
+    kwargs.setdefault("pool", FAST_POOL)
+    return ClusterConfig(**kwargs)  # type: ignore[arg-type]
+
+
+async def set_key(cluster: Cluster, key: bytes, value: bytes = b"v") -> object:
+    """Store ``key`` on the node the cluster routes it to."""
+    pool = cluster.pick_pool(key)
+    return await pool.execute(storage_command(b"set", key, value), ReplyKind.STORAGE, timeout=2.0)
+
+
+async def wait_until(predicate: Callable[[], bool], limit: float = 10.0) -> float:
+    """Poll ``predicate`` until it is true; return the seconds it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > limit:
+            raise AssertionError(f"condition not met within {limit} s")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+def curr_items(node: object) -> int:
+    """Read ``curr_items`` from the node's own ``stats``."""
+    reply: bytes = node.command_reply(b"stats\r\n", until=b"END\r\n")  # type: ignore[attr-defined]
+    for line in reply.split(b"\r\n"):
+        if line.startswith(b"STAT curr_items "):
+            return int(line.split()[2])
+    raise AssertionError("no curr_items in stats")
+
+
+def has_key(node: object, key: bytes) -> bool:
+    """Whether the node itself holds ``key``."""
+    reply: bytes = node.command_reply(b"get " + key + b"\r\n", until=b"END\r\n")  # type: ignore[attr-defined]
+    return reply.startswith(b"VALUE ")
+
+
+class RecordingEvents(ClusterEvents):
+    """Records every event as (hook name, endpoint)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.views: list[ClusterManagment] = []
+
+    async def on_node_healthy(self, cluster_managment: ClusterManagment, host: object) -> None:
+        self.views.append(cluster_managment)
+        self.events.append(("healthy", host))
+
+    async def on_node_unhealthy(self, cluster_managment: ClusterManagment, host: object) -> None:
+        self.views.append(cluster_managment)
+        self.events.append(("unhealthy", host))
+
+    async def on_node_added(self, cluster_managment: ClusterManagment, host: object) -> None:
+        self.views.append(cluster_managment)
+        self.events.append(("added", host))
+
+    async def on_node_removed(self, cluster_managment: ClusterManagment, host: object) -> None:
+        self.views.append(cluster_managment)
+        self.events.append(("removed", host))

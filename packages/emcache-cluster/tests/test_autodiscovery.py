@@ -1,0 +1,263 @@
+"""Autodiscovery against the fake configuration endpoint and real memcached nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+
+import pytest
+from cluster_support import RecordingEvents, address, config, wait_until
+
+from emcache_cluster import AutodiscoveryError, Cluster
+from emcache_cluster._autodiscovery import discovered_endpoints
+from emcache_pool import MemcachedHostAddress
+from emcache_protocol import ClusterConfig as ConfigReply
+from emcache_protocol import ConfigNode, ReplyKind, retrieval_command, storage_command
+
+POLL = 0.1
+
+
+def discovery(**kwargs):
+    """A configuration with autodiscovery polling every POLL seconds."""
+    kwargs.setdefault("autodiscovery_poll_interval", POLL)
+    kwargs.setdefault("autodiscovery_timeout", 1.0)
+    return config(autodiscovery=True, **kwargs)
+
+
+def pairs(nodes):
+    return [(node.host, node.port) for node in nodes]
+
+
+def config_address(endpoint):
+    return MemcachedHostAddress(endpoint.host, endpoint.port)
+
+
+class Workload:
+    """Tasks doing set then get of fresh keys through the cluster, recording every outcome."""
+
+    def __init__(self, cluster, tasks=8):
+        self.cluster = cluster
+        self.failures = []
+        self.first_served = {}
+        self.served = 0
+        self._counter = itertools.count()
+        self._stop = False
+        self._tasks = [asyncio.create_task(self._run()) for _ in range(tasks)]
+
+    async def _run(self):
+        while not self._stop:
+            key = b"w-%d" % next(self._counter)
+            await self._call(key, storage_command(b"set", key, key), ReplyKind.STORAGE)
+            await self._call(key, retrieval_command(b"get", [key]), ReplyKind.RETRIEVAL, [key])
+            await asyncio.sleep(0.001)
+
+    async def _call(self, key, request, kind, keys=None):
+        # Each operation picks its pool afresh, as the client does: a get may
+        # land on another node than its set when the node list changed between.
+        pool = self.cluster.pick_pool(key)
+        try:
+            reply = await pool.execute(request, kind, keys, timeout=2.0)
+            assert not isinstance(reply, list) or all(v.value == key for v in reply), reply
+        except Exception as exc:
+            self.failures.append((pool.endpoint, repr(exc)))
+        else:
+            self.served += 1
+            self.first_served.setdefault(pool.endpoint, time.monotonic())
+
+    async def stop(self):
+        self._stop = True
+        await asyncio.gather(*self._tasks)
+
+
+@pytest.mark.asyncio
+async def test_autodiscovery_grows_and_shrinks_under_load(launcher, config_endpoint):
+    """2 -> 3 -> 2 nodes while a workload runs: no operation fails, events fire, traffic follows."""
+    nodes = launcher.start(3)
+    endpoints = [address(node) for node in nodes]
+    config_endpoint.set_nodes(pairs(nodes[:2]))
+    events = RecordingEvents()
+    cluster = await Cluster.create([config_address(config_endpoint)], discovery(events=events))
+    view = cluster.cluster_managment
+    workload = Workload(cluster)
+    try:
+        assert view.nodes() == endpoints[:2]
+        await asyncio.sleep(0.3)
+        grown_at = time.monotonic()
+        config_endpoint.set_nodes(pairs(nodes))
+        await wait_until(lambda: endpoints[2] in workload.first_served, limit=5)
+        delay = workload.first_served[endpoints[2]] - grown_at
+        assert delay < 3 * POLL + 1.0, delay
+        assert view.nodes() == endpoints
+        await asyncio.sleep(0.3)
+        config_endpoint.set_nodes(pairs([nodes[0], nodes[2]]))
+        await wait_until(lambda: view.nodes() == [endpoints[0], endpoints[2]], limit=5)
+        served = workload.served
+        await asyncio.sleep(0.3)
+        assert workload.served > served
+    finally:
+        await workload.stop()
+        await cluster.close()
+    assert workload.failures == []
+    assert events.events == [("added", endpoints[2]), ("removed", endpoints[1])]
+
+
+@pytest.mark.asyncio
+async def test_removed_node_finishes_in_flight_requests(launcher, config_endpoint):
+    """A request already sent to a node that autodiscovery removes still gets its reply."""
+    nodes = launcher.start(2)
+    endpoints = [address(node) for node in nodes]
+    config_endpoint.set_nodes(pairs(nodes))
+    cluster = await Cluster.create([config_address(config_endpoint)], discovery())
+    try:
+        pool = cluster.pool_for(endpoints[1])
+        await pool.execute(storage_command(b"set", b"slow", b"x"), ReplyKind.STORAGE)
+        nodes[1].pause()
+        pending = asyncio.ensure_future(
+            pool.execute(retrieval_command(b"get", [b"slow"]), ReplyKind.RETRIEVAL, [b"slow"])
+        )
+        await asyncio.sleep(0.05)
+        config_endpoint.set_nodes(pairs(nodes[:1]))
+        await wait_until(lambda: cluster.cluster_managment.nodes() == endpoints[:1], limit=5)
+        assert all(cluster.pick_pool(b"k%d" % i) is not pool for i in range(50))
+        nodes[1].resume()
+        [value] = await asyncio.wait_for(pending, 5)
+        assert value.value == b"x"
+    finally:
+        nodes[1].resume()
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_autodiscovery_ignores_older_and_equal_versions(launcher, config_endpoint):
+    """A node list whose version is not newer than the applied one changes nothing."""
+    nodes = launcher.start(3)
+    config_endpoint.set_nodes(pairs(nodes[:2]), version=5)
+    cluster = await Cluster.create([config_address(config_endpoint)], discovery())
+    try:
+        config_endpoint.set_nodes(pairs(nodes), version=4)
+        requests = config_endpoint.requests
+        await wait_until(lambda: config_endpoint.requests >= requests + 2)
+        config_endpoint.set_nodes(pairs(nodes), version=5)
+        requests = config_endpoint.requests
+        await wait_until(lambda: config_endpoint.requests >= requests + 2)
+        assert cluster.cluster_managment.nodes() == [address(node) for node in nodes[:2]]
+        config_endpoint.set_nodes(pairs(nodes), version=6)
+        await wait_until(lambda: len(cluster.cluster_managment.nodes()) == 3)
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("error", "answered ERROR"),
+        ("garbage", "unparsable"),
+        ("hang", "did not answer"),
+    ],
+)
+async def test_faulty_endpoint_keeps_the_last_node_list(
+    launcher, config_endpoint, caplog, mode, reason
+):
+    """ERROR, garbage or no answer is logged with its reason and the node list stays."""
+    nodes = launcher.start(2)
+    config_endpoint.set_nodes(pairs(nodes))
+    cluster = await Cluster.create(
+        [config_address(config_endpoint)], discovery(autodiscovery_timeout=0.3)
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
+            config_endpoint.mode = mode
+            config_endpoint.set_nodes(pairs(nodes[:1]))
+            await wait_until(lambda: any(reason in r.getMessage() for r in caplog.records))
+        assert cluster.cluster_managment.nodes() == [address(node) for node in nodes]
+        warning = next(r for r in caplog.records if reason in r.getMessage())
+        assert warning.levelno == logging.WARNING
+        assert "keeping the last node list" in warning.getMessage()
+        config_endpoint.mode = "ok"
+        await wait_until(lambda: len(cluster.cluster_managment.nodes()) == 1, limit=5)
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_empty_node_list_keeps_the_last_node_list(launcher, config_endpoint, caplog):
+    """A newer configuration listing no node is refused with a warning."""
+    nodes = launcher.start(2)
+    config_endpoint.set_nodes(pairs(nodes))
+    cluster = await Cluster.create([config_address(config_endpoint)], discovery())
+    try:
+        with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
+            config_endpoint.set_nodes([])
+            await wait_until(
+                lambda: any("empty node list" in r.getMessage() for r in caplog.records)
+            )
+        assert len(cluster.cluster_managment.nodes()) == 2
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [("error", "answered ERROR"), ("garbage", "unparsable"), ("hang", "did not answer")],
+)
+async def test_create_fails_clearly_when_first_discovery_fails(config_endpoint, mode, reason):
+    """Without a first node list, create raises AutodiscoveryError within the timeout."""
+    config_endpoint.set_nodes([("127.0.0.1", 1)])
+    config_endpoint.mode = mode
+    start = time.monotonic()
+    with pytest.raises(AutodiscoveryError, match=reason):
+        await Cluster.create(
+            [config_address(config_endpoint)], discovery(autodiscovery_timeout=0.3)
+        )
+    assert time.monotonic() - start < 1.5
+
+
+@pytest.mark.asyncio
+async def test_create_fails_against_a_plain_memcached(memcached):
+    """A memcached without the extension answers ERROR, and create says so."""
+    with pytest.raises(AutodiscoveryError, match="does not support autodiscovery"):
+        await Cluster.create([address(memcached)], discovery())
+
+
+@pytest.mark.asyncio
+async def test_create_asks_the_next_configuration_endpoint(memcached, config_endpoint):
+    """When one configuration endpoint fails, create asks the next one."""
+    config_endpoint.set_nodes([(memcached.host, memcached.port)])
+    endpoints = [address(memcached), config_address(config_endpoint)]
+    cluster = await Cluster.create(endpoints, discovery())
+    try:
+        assert cluster.cluster_managment.nodes() == [address(memcached)]
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_close_stops_polling(memcached, config_endpoint):
+    """After close the configuration endpoint is not asked any more."""
+    config_endpoint.set_nodes([(memcached.host, memcached.port)])
+    cluster = await Cluster.create([config_address(config_endpoint)], discovery())
+    await wait_until(lambda: config_endpoint.requests >= 3)
+    await cluster.close()
+    requests = config_endpoint.requests
+    await asyncio.sleep(3 * POLL)
+    assert config_endpoint.requests == requests
+
+
+def test_discovered_endpoints_prefer_the_ip():
+    """A node's ip is used when present, its host name otherwise; duplicates collapse."""
+    reply = ConfigReply(
+        version=1,
+        nodes=(
+            ConfigNode(host="a.example", ip="10.0.0.1", port=11211),
+            ConfigNode(host="b.example", ip="", port=11212),
+            ConfigNode(host="a.example", ip="10.0.0.1", port=11211),
+        ),
+    )
+    assert discovered_endpoints(reply) == [
+        MemcachedHostAddress("10.0.0.1", 11211),
+        MemcachedHostAddress("b.example", 11212),
+    ]

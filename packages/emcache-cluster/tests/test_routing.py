@@ -1,0 +1,129 @@
+"""Key routing over real memcached nodes, checked on the servers themselves."""
+
+from __future__ import annotations
+
+import pytest
+from cluster_support import address, config, curr_items, has_key, set_key
+
+from emcache_cluster import Cluster
+from emcache_hashing import Rendezvous
+from emcache_pool import MemcachedHostAddress, node_id
+
+KEYS = [b"key-%d" % i for i in range(300)]
+
+
+@pytest.mark.asyncio
+async def test_cluster_spreads_keys_over_three_nodes(memcached_cluster):
+    """300 keys set through the cluster land on all three nodes, each on its rendezvous owner."""
+    endpoints = [address(node) for node in memcached_cluster]
+    cluster = await Cluster.create(endpoints, config())
+    try:
+        for key in KEYS:
+            await set_key(cluster, key)
+    finally:
+        await cluster.close()
+    counts = [curr_items(node) for node in memcached_cluster]
+    assert sum(counts) == len(KEYS)
+    assert all(count > 60 for count in counts), counts
+    hasher = Rendezvous([node_id(endpoint) for endpoint in endpoints])
+    by_id = {node_id(address(node)): node for node in memcached_cluster}
+    for key in KEYS[:30]:
+        assert has_key(by_id[hasher.pick(key)], key)
+
+
+@pytest.mark.asyncio
+async def test_pick_pools_groups_keys_like_pick_pool(memcached_cluster):
+    """pick_pools puts each key under the pool pick_pool gives it, keeping the keys' order."""
+    cluster = await Cluster.create([address(node) for node in memcached_cluster], config())
+    try:
+        groups = cluster.pick_pools(KEYS)
+        assert len(groups) == 3
+        assert sorted(key for group in groups.values() for key in group) == sorted(KEYS)
+        for pool, keys in groups.items():
+            assert all(cluster.pick_pool(key) is pool for key in keys)
+            assert keys == [key for key in KEYS if key in set(keys)]
+        assert cluster.pick_pools([]) == {}
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_single_node_cluster_does_not_hash(memcached):
+    """With one node every key goes to its pool and the hasher is never built."""
+
+    def no_hasher(nodes):
+        raise AssertionError("a single node must not be hashed")
+
+    cluster = await Cluster.create([address(memcached)], config(hasher_factory=no_hasher))
+    try:
+        pool = cluster.pool_for(address(memcached))
+        assert cluster.pick_pool(b"a") is pool
+        assert cluster.pick_pools([b"a", b"b"]) == {pool: [b"a", b"b"]}
+        assert cluster.pick_pools([]) == {}
+        await set_key(cluster, b"solo")
+    finally:
+        await cluster.close()
+    assert has_key(memcached, b"solo")
+
+
+@pytest.mark.asyncio
+async def test_cluster_uses_the_given_hasher_factory(memcached_cluster):
+    """A custom hasher factory receives the node ids and decides the routing."""
+    endpoints = [address(node) for node in memcached_cluster]
+    seen = []
+
+    class First:
+        def __init__(self, nodes):
+            seen.append(list(nodes))
+            self.node = next(iter(nodes))
+
+        def pick(self, key):
+            return self.node
+
+        def pick_many(self, keys):
+            return {self.node: list(keys)}
+
+    cluster = await Cluster.create(endpoints, config(hasher_factory=First))
+    try:
+        first = cluster.pool_for(endpoints[0])
+        assert seen == [[node_id(endpoint) for endpoint in endpoints]]
+        assert all(cluster.pick_pool(key) is first for key in KEYS)
+        assert cluster.pick_pools(KEYS) == {first: KEYS}
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_create_deduplicates_endpoints(memcached):
+    """An endpoint given twice makes one node."""
+    cluster = await Cluster.create([address(memcached), address(memcached)], config())
+    try:
+        assert cluster.cluster_managment.nodes() == [address(memcached)]
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_create_rejects_no_endpoints():
+    """A cluster needs at least one endpoint."""
+    with pytest.raises(ValueError, match="at least one"):
+        await Cluster.create([], config())
+
+
+@pytest.mark.asyncio
+async def test_pool_for_unknown_endpoint_raises_key_error(memcached):
+    """Asking for the pool of an endpoint that is not a node names it in a KeyError."""
+    cluster = await Cluster.create([address(memcached)], config())
+    try:
+        with pytest.raises(KeyError, match=r"127\.0\.0\.1:1 is not a node"):
+            cluster.pool_for(MemcachedHostAddress("127.0.0.1", 1))
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_close_is_idempotent(memcached_cluster):
+    """Closing twice is harmless."""
+    cluster = await Cluster.create([address(node) for node in memcached_cluster], config())
+    await cluster.close()
+    await cluster.close()
