@@ -1,5 +1,72 @@
-"""emcache_protocol: see the package README for what it offers."""
+"""emcache_protocol: the memcached text protocol, sans I/O.
+
+Encoders validate their arguments and return request bytes; a
+:class:`ResponseParser` turns received bytes into typed replies. Nothing here
+touches a socket, an event loop or a clock.
+"""
 
 from emcache_protocol.__about__ import __version__
+from emcache_protocol._commands import (
+    auth_command,
+    cache_memlimit_command,
+    config_get_cluster_command,
+    delete_command,
+    flush_all_command,
+    incr_decr_command,
+    retrieval_command,
+    stats_command,
+    storage_command,
+    touch_command,
+    verbosity_command,
+    version_command,
+)
+from emcache_protocol._keys import MAX_KEY_LENGTH, validate_key
+from emcache_protocol._parser import ResponseParser
+from emcache_protocol._replies import (
+    NEED_DATA,
+    ClusterConfig,
+    ConfigNode,
+    ErrorReply,
+    ReplyKind,
+    StatsReply,
+    Status,
+    Value,
+    VersionReply,
+)
+from emcache_protocol.errors import ProtocolError, ProtocolValidationError
 
-__all__ = ["__version__"]
+__all__ = [  # noqa: RUF022 - plain sorted(), as test_public_api checks
+    "ClusterConfig",
+    "ConfigNode",
+    "ErrorReply",
+    "MAX_KEY_LENGTH",
+    "NEED_DATA",
+    "ProtocolError",
+    "ProtocolValidationError",
+    "ReplyKind",
+    "ResponseParser",
+    "StatsReply",
+    "Status",
+    "Value",
+    "VersionReply",
+    "__version__",
+    "auth_command",
+    "cache_memlimit_command",
+    "config_get_cluster_command",
+    "delete_command",
+    "flush_all_command",
+    "incr_decr_command",
+    "retrieval_command",
+    "stats_command",
+    "storage_command",
+    "touch_command",
+    "validate_key",
+    "verbosity_command",
+    "version_command",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("emcache_protocol."):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -1,0 +1,372 @@
+"""Request encoders: validate every argument, then build the request bytes.
+
+Each encoder returns one complete request (command line, plus the data block
+for storage commands). Nothing is produced for invalid input, so a key holding
+``\\r\\n`` or a flag out of range can never reach a socket. The fast path of
+each check is inlined (``type(x) is int`` and a range test); the helpers in
+:mod:`emcache_protocol._keys` only run for a failing argument.
+
+Widths, following memcached 1.6 (protocol.txt): flags are 32-bit unsigned,
+exptime a signed 32-bit number of seconds (or a unix time; negative means
+"expired at once"), cas unique and incr/decr delta 64-bit unsigned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from emcache_protocol._keys import (
+    I32_MAX,
+    I32_MIN,
+    U32_MAX,
+    U64_MAX,
+    as_value_bytes,
+    check_int,
+    check_int_slow,
+    check_key_slow,
+    key_fullmatch,
+)
+from emcache_protocol.errors import ProtocolValidationError
+
+__all__ = [
+    "auth_command",
+    "cache_memlimit_command",
+    "config_get_cluster_command",
+    "delete_command",
+    "flush_all_command",
+    "incr_decr_command",
+    "retrieval_command",
+    "stats_command",
+    "storage_command",
+    "touch_command",
+    "verbosity_command",
+    "version_command",
+]
+
+_STORAGE_COMMANDS: Final = frozenset((b"set", b"add", b"replace", b"append", b"prepend"))
+_RETRIEVAL_COMMANDS: Final = frozenset((b"get", b"gets"))
+_RETRIEVAL_TOUCH_COMMANDS: Final = frozenset((b"gat", b"gats"))
+_INCR_DECR_COMMANDS: Final = frozenset((b"incr", b"decr"))
+# memcached refuses less than 8 MB and anything above 10**9 (it assumes bytes were meant).
+_MEMLIMIT_MIN: Final = 8
+_MEMLIMIT_MAX: Final = 1_000_000_000
+_NOREPLY: Final = (b"", b" noreply")
+
+
+def _bad_command(command: object, allowed: frozenset[bytes]) -> ProtocolValidationError:
+    if not isinstance(command, bytes):
+        msg = f"command must be bytes, not {type(command).__name__}"
+        raise TypeError(msg)
+    names = ", ".join(sorted(c.decode() for c in allowed))
+    return ProtocolValidationError(f"command must be one of {names}, got {command!r}")
+
+
+def storage_command(
+    command: bytes,
+    key: bytes,
+    value: bytes | bytearray | memoryview,
+    flags: int = 0,
+    exptime: int = 0,
+    *,
+    cas: int | None = None,
+    noreply: bool = False,
+) -> bytes:
+    """Encode set, add, replace, append, prepend or cas.
+
+    Args:
+        command: ``b"set"``, ``b"add"``, ``b"replace"``, ``b"append"``, ``b"prepend"`` or
+            ``b"cas"``.
+        key: The key (see :func:`validate_key`).
+        value: The data block: ``bytes``, ``bytearray`` or ``memoryview``.
+        flags: Client flags, 0..2**32-1.
+        exptime: Expiration, a signed 32-bit int (seconds, or a unix time; negative
+            expires the item at once).
+        cas: The CAS unique, 0..2**64-1; required for ``b"cas"`` and refused otherwise.
+        noreply: Ask the server not to answer.
+
+    Returns:
+        The request bytes: the command line and the data block.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ProtocolValidationError: An argument is out of range (a ``ValueError``).
+    """
+    if type(key) is not bytes or key_fullmatch(key) is None:
+        check_key_slow(key)
+    if type(value) is not bytes:
+        value = as_value_bytes(value)
+    if type(flags) is not int or flags < 0 or flags > U32_MAX:
+        flags = check_int_slow("flags", flags, 0, U32_MAX)
+    if type(exptime) is not int or exptime < I32_MIN or exptime > I32_MAX:
+        exptime = check_int_slow("exptime", exptime, I32_MIN, I32_MAX)
+    if cas is None:
+        if command not in _STORAGE_COMMANDS:
+            if command == b"cas":
+                msg = "cas is required for the cas command"
+                raise ProtocolValidationError(msg)
+            raise _bad_command(command, _STORAGE_COMMANDS | {b"cas"})
+        return b"%s %s %d %d %d%s\r\n%s\r\n" % (
+            command,
+            key,
+            flags,
+            exptime,
+            len(value),
+            _NOREPLY[bool(noreply)],
+            value,
+        )
+    if command != b"cas":
+        if command in _STORAGE_COMMANDS:
+            msg = f"cas is only accepted by the cas command, not {command!r}"
+            raise ProtocolValidationError(msg)
+        raise _bad_command(command, _STORAGE_COMMANDS | {b"cas"})
+    cas = check_int("cas", cas, 0, U64_MAX)
+    return b"cas %s %d %d %d %d%s\r\n%s\r\n" % (
+        key,
+        flags,
+        exptime,
+        len(value),
+        cas,
+        _NOREPLY[bool(noreply)],
+        value,
+    )
+
+
+def retrieval_command(command: bytes, keys: Sequence[bytes], exptime: int | None = None) -> bytes:
+    """Encode get, gets, gat or gats for one or many keys.
+
+    Args:
+        command: ``b"get"``, ``b"gets"``, ``b"gat"`` or ``b"gats"``.
+        keys: The keys, at least one; replies come back in this order (misses skipped).
+        exptime: The new expiration for gat/gats (signed 32-bit); refused for get/gets.
+
+    Returns:
+        The request line.
+
+    Raises:
+        TypeError: An argument has the wrong type (a single key passed as ``keys`` too).
+        ProtocolValidationError: An argument is out of range (a ``ValueError``).
+    """
+    if command in _RETRIEVAL_COMMANDS:
+        if exptime is not None:
+            msg = f"exptime is only accepted by gat and gats, not {command!r}"
+            raise ProtocolValidationError(msg)
+        head = command
+    elif command in _RETRIEVAL_TOUCH_COMMANDS:
+        if exptime is None:
+            msg = f"exptime is required for {command!r}"
+            raise ProtocolValidationError(msg)
+        head = b"%s %d" % (command, check_int("exptime", exptime, I32_MIN, I32_MAX))
+    else:
+        raise _bad_command(command, _RETRIEVAL_COMMANDS | _RETRIEVAL_TOUCH_COMMANDS)
+    given: object = keys  # callers without type checking pass a single key by mistake
+    if isinstance(given, bytes | bytearray | str):
+        msg = "keys must be a sequence of keys, not a single key"
+        raise TypeError(msg)
+    for key in keys:
+        if type(key) is not bytes or key_fullmatch(key) is None:
+            check_key_slow(key, "each key")
+    if not keys:
+        msg = "keys must hold at least one key"
+        raise ProtocolValidationError(msg)
+    return b"%s %s\r\n" % (head, b" ".join(keys))
+
+
+def incr_decr_command(command: bytes, key: bytes, delta: int, *, noreply: bool = False) -> bytes:
+    """Encode incr or decr.
+
+    Args:
+        command: ``b"incr"`` or ``b"decr"``.
+        key: The key.
+        delta: The amount, 0..2**64-1.
+        noreply: Ask the server not to answer.
+
+    Returns:
+        The request line.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ProtocolValidationError: An argument is out of range (a ``ValueError``).
+    """
+    if command not in _INCR_DECR_COMMANDS:
+        raise _bad_command(command, _INCR_DECR_COMMANDS)
+    if type(key) is not bytes or key_fullmatch(key) is None:
+        check_key_slow(key)
+    delta = check_int("delta", delta, 0, U64_MAX)
+    return b"%s %s %d%s\r\n" % (command, key, delta, _NOREPLY[bool(noreply)])
+
+
+def touch_command(key: bytes, exptime: int, *, noreply: bool = False) -> bytes:
+    """Encode touch: set a new expiration on an existing item.
+
+    Args:
+        key: The key.
+        exptime: The new expiration, a signed 32-bit int.
+        noreply: Ask the server not to answer.
+
+    Returns:
+        The request line.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ProtocolValidationError: An argument is out of range (a ``ValueError``).
+    """
+    if type(key) is not bytes or key_fullmatch(key) is None:
+        check_key_slow(key)
+    exptime = check_int("exptime", exptime, I32_MIN, I32_MAX)
+    return b"touch %s %d%s\r\n" % (key, exptime, _NOREPLY[bool(noreply)])
+
+
+def delete_command(key: bytes, *, noreply: bool = False) -> bytes:
+    """Encode delete.
+
+    Args:
+        key: The key.
+        noreply: Ask the server not to answer.
+
+    Returns:
+        The request line.
+
+    Raises:
+        TypeError: ``key`` is not ``bytes``.
+        ProtocolValidationError: ``key`` is not a valid key (a ``ValueError``).
+    """
+    if type(key) is not bytes or key_fullmatch(key) is None:
+        check_key_slow(key)
+    return b"delete %s%s\r\n" % (key, _NOREPLY[bool(noreply)])
+
+
+def flush_all_command(delay: int = 0, *, noreply: bool = False) -> bytes:
+    """Encode flush_all: invalidate every item, now or after ``delay`` seconds.
+
+    Args:
+        delay: Seconds to wait before flushing, 0..2**31-1.
+        noreply: Ask the server not to answer.
+
+    Returns:
+        The request line.
+
+    Raises:
+        TypeError: ``delay`` is not an ``int``.
+        ProtocolValidationError: ``delay`` is out of range (a ``ValueError``).
+    """
+    delay = check_int("delay", delay, 0, I32_MAX)
+    if delay == 0:
+        return b"flush_all%s\r\n" % _NOREPLY[bool(noreply)]
+    return b"flush_all %d%s\r\n" % (delay, _NOREPLY[bool(noreply)])
+
+
+def version_command() -> bytes:
+    """Encode version."""
+    return b"version\r\n"
+
+
+def stats_command(*args: str | bytes) -> bytes:
+    """Encode stats, with optional arguments (``"settings"``, ``"slabs"``, ``"items"`` ...).
+
+    Args:
+        *args: Tokens appended to the command; ASCII text or bytes without whitespace.
+
+    Returns:
+        The request line.
+
+    Raises:
+        TypeError: An argument is neither ``str`` nor ``bytes``.
+        ProtocolValidationError: An argument is empty, not ASCII, or holds whitespace
+            or control characters (a ``ValueError``).
+    """
+    tokens = [b"stats"]
+    for arg in args:
+        token = arg.encode("ascii", "replace") if isinstance(arg, str) else arg
+        if type(token) is not bytes or key_fullmatch(token) is None:
+            check_key_slow(token, "stats argument")
+        if not token.isascii() or (isinstance(arg, str) and not arg.isascii()):
+            msg = f"stats argument must be ASCII, got {arg!r}"
+            raise ProtocolValidationError(msg)
+        tokens.append(token)
+    return b" ".join(tokens) + b"\r\n"
+
+
+def verbosity_command(level: int, *, noreply: bool = False) -> bytes:
+    """Encode verbosity: set the server's logging level.
+
+    Args:
+        level: The level, 0..2**32-1 (the server caps it at its maximum).
+        noreply: Ask the server not to answer.
+
+    Returns:
+        The request line.
+
+    Raises:
+        TypeError: ``level`` is not an ``int``.
+        ProtocolValidationError: ``level`` is out of range (a ``ValueError``).
+    """
+    level = check_int("level", level, 0, U32_MAX)
+    return b"verbosity %d%s\r\n" % (level, _NOREPLY[bool(noreply)])
+
+
+def cache_memlimit_command(megabytes: int, *, noreply: bool = False) -> bytes:
+    """Encode cache_memlimit: change the server's memory limit at run time.
+
+    Args:
+        megabytes: The new limit in megabytes, 8..1_000_000_000 (what memcached accepts).
+        noreply: Ask the server not to answer.
+
+    Returns:
+        The request line.
+
+    Raises:
+        TypeError: ``megabytes`` is not an ``int``.
+        ProtocolValidationError: ``megabytes`` is out of range (a ``ValueError``).
+    """
+    megabytes = check_int("megabytes", megabytes, _MEMLIMIT_MIN, _MEMLIMIT_MAX)
+    return b"cache_memlimit %d%s\r\n" % (megabytes, _NOREPLY[bool(noreply)])
+
+
+def config_get_cluster_command() -> bytes:
+    """Encode ``config get cluster`` (the autodiscovery request of ElastiCache/Memorystore)."""
+    return b"config get cluster\r\n"
+
+
+def _credential(name: str, value: object) -> bytes:
+    # Messages never repeat the credential itself: it must not reach logs.
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if not isinstance(value, bytes):
+        msg = f"{name} must be str or bytes, not {type(value).__name__}"
+        raise TypeError(msg)
+    if not value:
+        msg = f"{name} must not be empty"
+        raise ProtocolValidationError(msg)
+    if b"\r" in value or b"\n" in value or b"\x00" in value:
+        msg = f"{name} must not contain CR, LF or NUL"
+        raise ProtocolValidationError(msg)
+    return value
+
+
+def auth_command(username: str | bytes, password: str | bytes) -> bytes:
+    """Encode the ascii authentication request of memcached started with ``-Y authfile``.
+
+    The server takes a ``set`` whose data block is ``<username> <password>``;
+    the key, flags and exptime tokens are ignored. The reply is a storage
+    reply: ``STORED`` when authenticated.
+
+    Args:
+        username: The user name (text is UTF-8 encoded); no whitespace or control bytes.
+        password: The password; no CR, LF or NUL.
+
+    Returns:
+        The request bytes.
+
+    Raises:
+        TypeError: An argument is neither ``str`` nor ``bytes``.
+        ProtocolValidationError: An argument is empty or holds forbidden bytes (a
+            ``ValueError``). Messages never include the credentials.
+    """
+    user = _credential("username", username)
+    if key_fullmatch(user) is None:
+        msg = "username must not contain whitespace or control bytes"
+        raise ProtocolValidationError(msg)
+    secret = _credential("password", password)
+    data = user + b" " + secret
+    return b"set _ _ _ %d\r\n%s\r\n" % (len(data), data)

@@ -1,0 +1,446 @@
+"""The incremental reply parser.
+
+Strategy. The caller keeps a queue of requests in flight and asks for the
+reply of the one at its head with :meth:`ResponseParser.next_reply`, telling
+the parser what kind of reply to expect. The parser answers with the typed
+result, or ``NEED_DATA`` until the reply is complete.
+
+Buffering. The unread bytes live in ``_buf`` (an immutable ``bytes``) from
+offset ``_pos``. A chunk that arrives when everything has been read *becomes*
+the buffer, without a copy: the usual case of a whole reply per chunk never
+copies. A chunk that arrives behind unread bytes is parked in ``_chunks``;
+parked chunks are joined to the unread tail only once enough bytes are there
+for the parse to progress (``_need``, set when a parse stops for lack of
+data). A large value that trickles in is therefore copied once, not once per
+chunk, and slicing a ``bytes`` buffer yields the value without a second copy.
+
+Invariants. A result is returned only once its last byte has arrived; a
+retrieval reply keeps the values it has already read between calls, so a
+partial multi-get is never parsed twice. Every length and number is bounded
+(``max_value_size``, 20 digits, 250-byte keys, ``_MAX_LINE`` for a line
+without its terminator), so a malformed stream raises :class:`ProtocolError`
+instead of waiting forever. A ``VALUE`` whose key is not among the keys still
+expected raises too: a value is never handed out under the wrong key.
+
+Reply grammar (memcached protocol.txt)::
+
+    VALUE <key> <flags> <bytes> [<cas unique>]\\r\\n<data block>\\r\\n ... END\\r\\n
+    STORED | NOT_STORED | EXISTS | NOT_FOUND | TOUCHED | DELETED | OK \\r\\n
+    <decimal value>\\r\\n                          (incr/decr)
+    VERSION <version>\\r\\n
+    STAT <name> <value>\\r\\n ... END\\r\\n
+    CONFIG cluster 0 <bytes>\\r\\n<version>\\n<host>|<ip>|<port> ...\\n\\r\\nEND\\r\\n
+    ERROR\\r\\n | CLIENT_ERROR <message>\\r\\n | SERVER_ERROR <message>\\r\\n
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Final, Literal
+
+from emcache_protocol._keys import U32_MAX, U64_MAX
+from emcache_protocol._replies import (
+    NEED_DATA,
+    ClusterConfig,
+    ConfigNode,
+    ErrorReply,
+    ReplyKind,
+    StatsReply,
+    Status,
+    Value,
+    VersionReply,
+)
+from emcache_protocol.errors import ProtocolError
+
+__all__ = ["ResponseParser"]
+
+# A reply line longer than this without its terminator cannot be valid.
+_MAX_LINE: Final = 64 * 1024
+_MAX_SHOWN: Final = 80
+
+_VALUE_LINE: Final = re.compile(
+    rb"VALUE ([^\x00-\x20\x7f]{1,250}) ([0-9]{1,10}) ([0-9]{1,20})(?: ([0-9]{1,20}))?\r\n"
+).match
+_CONFIG_TRAILER: Final = b"\r\nEND\r\n"
+_CONFIG_LINE: Final = re.compile(rb"CONFIG cluster ([0-9]{1,10}) ([0-9]{1,20})\r\n").match
+
+_STORAGE_LINES: Final = {
+    b"STORED": Status.STORED,
+    b"NOT_STORED": Status.NOT_STORED,
+    b"EXISTS": Status.EXISTS,
+    b"NOT_FOUND": Status.NOT_FOUND,
+}
+_TOUCH_LINES: Final = {b"TOUCHED": Status.TOUCHED, b"NOT_FOUND": Status.NOT_FOUND}
+_DELETE_LINES: Final = {b"DELETED": Status.DELETED, b"NOT_FOUND": Status.NOT_FOUND}
+_OK_LINES: Final = {b"OK": Status.OK}
+# cache_memlimit refusals are not error lines, but they are error replies.
+_MEMLIMIT_ERRORS: Final[dict[bytes, Literal["CLIENT_ERROR", "SERVER_ERROR"]]] = {
+    b"MEMLIMIT_TOO_SMALL": "CLIENT_ERROR",
+    b"MEMLIMIT_ADJUST_FAILED": "SERVER_ERROR",
+}
+
+
+def _shown(data: bytes) -> str:
+    """A short printable form of offending bytes for error messages."""
+    if len(data) > _MAX_SHOWN:
+        return repr(data[:_MAX_SHOWN]) + "..."
+    return repr(data)
+
+
+def _error_reply(line: bytes) -> ErrorReply | None:
+    """The :class:`ErrorReply` for an error line, ``None`` for any other line."""
+    head, _, message = line.partition(b" ")
+    if head == b"ERROR":
+        return ErrorReply("ERROR", message.decode("utf-8", "replace"))
+    if head == b"CLIENT_ERROR":
+        return ErrorReply("CLIENT_ERROR", message.decode("utf-8", "replace"))
+    if head == b"SERVER_ERROR":
+        return ErrorReply("SERVER_ERROR", message.decode("utf-8", "replace"))
+    return None
+
+
+def _unexpected(line: bytes, what: str) -> ProtocolError:
+    return ProtocolError(f"unexpected line in a {what} reply: {_shown(line)}")
+
+
+class ResponseParser:
+    """Turn the bytes of a memcached connection into typed replies, in request order.
+
+    Feed every chunk read from the connection to :meth:`receive_data`, then call
+    :meth:`next_reply` with the reply kind of the request at the head of the
+    queue until it returns ``NEED_DATA``.
+    """
+
+    __slots__ = (
+        "_buf",
+        "_chunks",
+        "_key_index",
+        "_max_value_size",
+        "_need",
+        "_pending",
+        "_pos",
+        "_readers",
+        "_stats",
+        "_values",
+    )
+
+    def __init__(self, *, max_value_size: int = 1 << 30) -> None:
+        """Create a parser.
+
+        Args:
+            max_value_size: The largest data block accepted; a longer announced length
+                raises :class:`ProtocolError` before any of it is buffered.
+        """
+        if type(max_value_size) is not int or max_value_size < 0:
+            msg = f"max_value_size must be a non-negative int, got {max_value_size!r}"
+            raise ValueError(msg)
+        self._max_value_size = max_value_size
+        self._buf = b""
+        self._pos = 0
+        self._chunks: list[bytes | memoryview] = []
+        self._pending = 0
+        self._need = 0
+        self._values: list[Value] = []
+        self._key_index = 0
+        self._stats: dict[str, str] = {}
+        self._readers: dict[ReplyKind, Callable[[], object]] = {
+            ReplyKind.INCR_DECR: self._incr_decr,
+            ReplyKind.TOUCH: self._touch,
+            ReplyKind.DELETE: self._delete,
+            ReplyKind.OK: self._ok,
+            ReplyKind.VERSION: self._version,
+            ReplyKind.STATS: self._stats_reply,
+            ReplyKind.CONFIG: self._config,
+        }
+
+    def receive_data(self, data: bytes) -> None:
+        """Append a chunk read from the connection.
+
+        Args:
+            data: The bytes received; any split of the stream is fine.
+        """
+        if type(data) is not bytes:
+            data = bytes(data)  # never keep a view on a buffer the caller may reuse
+        if self._pos >= len(self._buf) and not self._chunks:
+            self._buf = data
+            self._pos = 0
+            self._need = 0
+        elif data:
+            self._chunks.append(data)
+            self._pending += len(data)
+
+    def has_buffered_data(self) -> bool:
+        """Whether bytes arrived that no reply has consumed yet."""
+        return self._pos < len(self._buf) or bool(self._chunks)
+
+    def next_reply(self, kind: ReplyKind, keys: Sequence[bytes] | None = None) -> object:
+        """Parse the reply of the request at the head of the caller's queue.
+
+        Args:
+            kind: The kind of reply that request expects.
+            keys: For ``RETRIEVAL``, the requested keys in request order; each ``VALUE``
+                must carry the next expected key (misses may be skipped). ``None``
+                accepts any valid key.
+
+        Returns:
+            The typed reply (see :class:`ReplyKind`), an :class:`ErrorReply`, or
+            ``NEED_DATA`` until the whole reply has arrived; call again with the
+            same arguments after more data.
+
+        Raises:
+            ProtocolError: The bytes cannot be a reply of that kind. The stream is
+                then out of sync and the connection must be closed.
+        """
+        if self._chunks and not self._join():
+            return NEED_DATA
+        if kind is ReplyKind.RETRIEVAL:
+            return self._retrieval(keys)
+        if kind is ReplyKind.STORAGE:
+            buf = self._buf
+            pos = self._pos
+            if buf.startswith(b"STORED\r\n", pos):
+                self._pos = pos + 8
+                return Status.STORED
+            return self._status(_STORAGE_LINES, "storage")
+        return self._readers[kind]()
+
+    # -- buffer ---------------------------------------------------------------
+
+    def _join(self) -> bool:
+        """Join parked chunks to the unread tail once the parse can progress."""
+        unread = len(self._buf) - self._pos
+        if unread + self._pending < self._need:
+            return False
+        chunks = self._chunks
+        if unread:
+            tail = self._buf if self._pos == 0 else memoryview(self._buf)[self._pos :]
+            chunks.insert(0, tail)
+        self._buf = b"".join(chunks)
+        self._pos = 0
+        chunks.clear()
+        self._pending = 0
+        self._need = 0
+        return True
+
+    def _wait(self, need: int) -> object:
+        """Record how many unread bytes the parse needs and ask for more data."""
+        self._need = need
+        return NEED_DATA
+
+    def _line(self) -> bytes | None:
+        """Consume and return the next line without its terminator, or ``None``."""
+        buf = self._buf
+        pos = self._pos
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            unread = len(buf) - pos
+            if unread > _MAX_LINE:
+                msg = f"reply line longer than {_MAX_LINE} bytes: {_shown(buf[pos:])}"
+                raise ProtocolError(msg)
+            self._need = unread + 1
+            return None
+        self._pos = eol + 2
+        return buf[pos:eol]
+
+    # -- one-line replies -------------------------------------------------------
+
+    def _status(self, table: dict[bytes, Status], what: str) -> object:
+        line = self._line()
+        if line is None:
+            return NEED_DATA
+        status = table.get(line)
+        if status is not None:
+            return status
+        error = _error_reply(line)
+        if error is None:
+            raise _unexpected(line, what)
+        return error
+
+    def _touch(self) -> object:
+        return self._status(_TOUCH_LINES, "touch")
+
+    def _delete(self) -> object:
+        return self._status(_DELETE_LINES, "delete")
+
+    def _ok(self) -> object:
+        line = self._line()
+        if line is None:
+            return NEED_DATA
+        if line == b"OK":
+            return Status.OK
+        head = line.partition(b" ")[0]
+        if head in _MEMLIMIT_ERRORS:
+            return ErrorReply(_MEMLIMIT_ERRORS[head], line.decode("utf-8", "replace"))
+        error = _error_reply(line)
+        if error is None:
+            raise _unexpected(line, "OK")
+        return error
+
+    def _incr_decr(self) -> object:
+        line = self._line()
+        if line is None:
+            return NEED_DATA
+        if line.isdigit() and len(line) <= 20:
+            number = int(line)
+            if number <= U64_MAX:
+                return number
+        if line == b"NOT_FOUND":
+            return Status.NOT_FOUND
+        error = _error_reply(line)
+        if error is None:
+            raise _unexpected(line, "incr/decr")
+        return error
+
+    def _version(self) -> object:
+        line = self._line()
+        if line is None:
+            return NEED_DATA
+        if line.startswith(b"VERSION "):
+            return VersionReply(line[8:].decode("utf-8", "replace"))
+        error = _error_reply(line)
+        if error is None:
+            raise _unexpected(line, "version")
+        return error
+
+    # -- multi-line replies -----------------------------------------------------
+
+    def _stats_reply(self) -> object:
+        stats = self._stats
+        while True:
+            line = self._line()
+            if line is None:
+                return NEED_DATA
+            if line.startswith(b"STAT "):
+                name, _, value = line[5:].partition(b" ")
+                if not name:
+                    raise _unexpected(line, "stats")
+                stats[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+                continue
+            self._stats = {}
+            if line == b"END":
+                return StatsReply(stats)
+            if not stats and line in (b"RESET", b"OK"):
+                # "stats reset" and "stats detail on|off" acknowledge with one line.
+                return StatsReply({})
+            error = _error_reply(line)
+            if error is None:
+                raise _unexpected(line, "stats")
+            return error
+
+    def _retrieval(self, keys: Sequence[bytes] | None) -> object:
+        buf = self._buf
+        pos = self._pos
+        values = self._values
+        while True:
+            if buf.startswith(b"END\r\n", pos):
+                self._pos = pos + 5
+                if values:
+                    self._values = []
+                    self._key_index = 0
+                return values if values else []
+            match = _VALUE_LINE(buf, pos)
+            if match is None:
+                self._pos = pos
+                return self._retrieval_other()
+            key, flags, size, cas = match.groups()
+            size_value = int(size)
+            if size_value > self._max_value_size:
+                raise self._too_large(size_value)
+            start = match.end()
+            end = start + size_value
+            if end + 2 > len(buf):
+                self._pos = pos
+                return self._wait(end + 2 - pos)
+            if buf[end : end + 2] != b"\r\n":
+                msg = f"data block of {key!r} not followed by \\r\\n: {_shown(buf[end : end + 2])}"
+                raise ProtocolError(msg)
+            if keys is not None:
+                key = self._expected_key(keys, key)
+            flags_value = int(flags)
+            if flags_value > U32_MAX:
+                raise ProtocolError(f"flags out of range in a VALUE line: {flags_value}")
+            if cas is None:
+                values.append(Value(key, flags_value, buf[start:end], None))
+            else:
+                cas_value = int(cas)
+                if cas_value > U64_MAX:
+                    raise ProtocolError(f"cas out of range in a VALUE line: {cas_value}")
+                values.append(Value(key, flags_value, buf[start:end], cas_value))
+            pos = end + 2
+
+    def _expected_key(self, keys: Sequence[bytes], key: bytes) -> bytes:
+        """Advance past ``key`` among the keys still expected; refuse any other key."""
+        index = self._key_index
+        count = len(keys)
+        while index < count:
+            expected = keys[index]
+            index += 1
+            if expected == key:
+                self._key_index = index
+                return expected
+        msg = f"VALUE for a key that was not requested at this point: {_shown(key)}"
+        raise ProtocolError(msg)
+
+    def _too_large(self, size: int) -> ProtocolError:
+        return ProtocolError(f"data block of {size} bytes exceeds max_value_size")
+
+    def _retrieval_other(self) -> object:
+        """A retrieval reply line that is neither END nor a well-formed VALUE line."""
+        line = self._line()
+        if line is None:
+            return NEED_DATA
+        error = _error_reply(line)
+        if error is None:
+            raise _unexpected(line, "retrieval")
+        self._values = []
+        self._key_index = 0
+        return error
+
+    def _config(self) -> object:
+        buf = self._buf
+        pos = self._pos
+        if buf.startswith(b"END\r\n", pos):
+            self._pos = pos + 5
+            return None
+        match = _CONFIG_LINE(buf, pos)
+        if match is None:
+            line = self._line()
+            if line is None:
+                return NEED_DATA
+            error = _error_reply(line)
+            if error is None:
+                raise _unexpected(line, "config")
+            return error
+        start = match.end()
+        size = int(match.group(2))
+        if size > self._max_value_size:
+            raise self._too_large(size)
+        end = start + size
+        trailer = buf[end : end + 7]
+        if not _CONFIG_TRAILER.startswith(trailer):
+            raise ProtocolError(f"config block not followed by END: {_shown(trailer)}")
+        if len(trailer) < 7:
+            return self._wait(end + 7 - pos)
+        self._pos = end + 7
+        return _cluster_config(buf[start:end])
+
+
+def _cluster_config(block: bytes) -> ClusterConfig:
+    """Parse ``<version>\\n<host>|<ip>|<port> ...\\n``."""
+    lines = block.split(b"\n")
+    if len(lines) < 2 or not lines[0].strip().isdigit() or len(lines[0].strip()) > 20:
+        raise ProtocolError(f"malformed config block: {_shown(block)}")
+    nodes = []
+    for entry in lines[1].split():
+        parts = entry.split(b"|")
+        if len(parts) != 3 or not parts[0] or not parts[2].isdigit() or len(parts[2]) > 5:
+            raise ProtocolError(f"malformed node in a config block: {_shown(entry)}")
+        port = int(parts[2])
+        if not 0 < port < 65536:
+            raise ProtocolError(f"port out of range in a config block: {_shown(entry)}")
+        host = parts[0].decode("ascii", "replace")
+        nodes.append(ConfigNode(host, parts[1].decode("ascii", "replace"), port))
+    if any(line.strip() for line in lines[2:]):
+        raise ProtocolError(f"unexpected lines in a config block: {_shown(block)}")
+    return ClusterConfig(int(lines[0]), tuple(nodes))

@@ -1,0 +1,248 @@
+"""Request encoders: the bytes they produce and the input they refuse."""
+
+from enum import IntEnum
+
+import pytest
+
+from emcache_protocol import (
+    ProtocolValidationError,
+    auth_command,
+    cache_memlimit_command,
+    config_get_cluster_command,
+    delete_command,
+    flush_all_command,
+    incr_decr_command,
+    retrieval_command,
+    stats_command,
+    storage_command,
+    touch_command,
+    verbosity_command,
+    version_command,
+)
+
+U32 = 2**32 - 1
+U64 = 2**64 - 1
+
+
+@pytest.mark.parametrize("command", [b"set", b"add", b"replace", b"append", b"prepend"])
+def test_storage_command_encodes_line_and_data(command: bytes) -> None:
+    """A storage request is the command line then the data block, both CRLF-terminated."""
+    assert storage_command(command, b"k", b"v\r\n", 3, 60) == command + b" k 3 60 3\r\nv\r\n\r\n"
+
+
+def test_storage_command_encodes_cas_and_noreply() -> None:
+    """cas puts the unique after the length, noreply comes last."""
+    request = storage_command(b"cas", b"k", b"abc", 1, 2, cas=99, noreply=True)
+    assert request == b"cas k 1 2 3 99 noreply\r\nabc\r\n"
+
+
+@pytest.mark.parametrize("value", [bytearray(b"abc"), memoryview(b"abc"), b"abc"])
+def test_storage_command_accepts_bytes_like_values(value: object) -> None:
+    """bytes, bytearray and memoryview values encode the same."""
+    assert storage_command(b"set", b"k", value) == b"set k 0 0 3\r\nabc\r\n"  # type: ignore[arg-type]
+
+
+def test_storage_command_accepts_range_limits() -> None:
+    """Flags 2**32-1 and both ends of the signed 32-bit exptime are accepted."""
+    request = storage_command(b"set", b"k", b"", U32, -(2**31))
+    assert request == b"set k %d -2147483648 0\r\n\r\n" % U32
+    assert storage_command(b"set", b"k", b"", 0, 2**31 - 1).startswith(b"set k 0 2147483647 0")
+    assert storage_command(b"cas", b"k", b"", cas=U64).startswith(b"cas k 0 0 0 %d" % U64)
+
+
+def test_storage_command_accepts_int_subclasses() -> None:
+    """An IntEnum flag is encoded as its number."""
+
+    class Flag(IntEnum):
+        PICKLED = 2
+
+    assert storage_command(b"set", b"k", b"", Flag.PICKLED) == b"set k 2 0 0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"key": "k"}, TypeError, "key must be bytes"),
+        ({"key": b"a b"}, ProtocolValidationError, "key"),
+        ({"value": "text"}, TypeError, "value must be bytes"),
+        ({"flags": -1}, ProtocolValidationError, "flags"),
+        ({"flags": U32 + 1}, ProtocolValidationError, "flags"),
+        ({"flags": True}, TypeError, "flags must be an int"),
+        ({"flags": 1.0}, TypeError, "flags must be an int"),
+        ({"exptime": 2**31}, ProtocolValidationError, "exptime"),
+        ({"exptime": -(2**31) - 1}, ProtocolValidationError, "exptime"),
+        ({"exptime": False}, TypeError, "exptime must be an int"),
+        ({"command": b"cas"}, ProtocolValidationError, "cas is required"),
+        ({"cas": 1}, ProtocolValidationError, "only accepted by the cas command"),
+        ({"command": b"get"}, ProtocolValidationError, "command must be one of"),
+        ({"command": "set"}, TypeError, "command must be bytes"),
+        ({"command": b"cas", "cas": U64 + 1}, ProtocolValidationError, "cas"),
+        ({"command": b"cas", "cas": -1}, ProtocolValidationError, "cas"),
+        ({"command": b"cas", "cas": True}, TypeError, "cas must be an int"),
+    ],
+)
+def test_storage_command_refuses_bad_arguments(
+    kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    """Each bad argument raises before anything is encoded, naming the argument."""
+    arguments: dict[str, object] = {"command": b"set", "key": b"k", "value": b"v"}
+    arguments.update(kwargs)
+    with pytest.raises(error, match=match):
+        storage_command(**arguments)  # type: ignore[arg-type]
+
+
+def test_retrieval_command_encodes_many_keys() -> None:
+    """get and gets list every key on one line."""
+    assert retrieval_command(b"get", [b"a"]) == b"get a\r\n"
+    assert retrieval_command(b"gets", (b"a", b"b", b"c")) == b"gets a b c\r\n"
+
+
+def test_retrieval_command_encodes_exptime_for_gat() -> None:
+    """gat and gats put the exptime before the keys."""
+    assert retrieval_command(b"gat", [b"a", b"b"], 10) == b"gat 10 a b\r\n"
+    assert retrieval_command(b"gats", [b"a"], -1) == b"gats -1 a\r\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        ((b"get", []), ProtocolValidationError, "at least one key"),
+        ((b"get", b"key"), TypeError, "not a single key"),
+        ((b"get", "key"), TypeError, "not a single key"),
+        ((b"get", [b"a", "b"]), TypeError, "key must be bytes"),
+        ((b"get", [b"a", b"b c"]), ProtocolValidationError, "whitespace"),
+        ((b"get", [b"a"], 10), ProtocolValidationError, "only accepted by gat"),
+        ((b"gat", [b"a"]), ProtocolValidationError, "exptime is required"),
+        ((b"gat", [b"a"], 2**31), ProtocolValidationError, "exptime"),
+        ((b"gat", [b"a"], True), TypeError, "exptime must be an int"),
+        ((b"set", [b"a"]), ProtocolValidationError, "command must be one of"),
+    ],
+)
+def test_retrieval_command_refuses_bad_arguments(
+    args: tuple[object, ...], error: type[Exception], match: str
+) -> None:
+    """Bad commands, keys and exptimes raise before anything is encoded."""
+    with pytest.raises(error, match=match):
+        retrieval_command(*args)  # type: ignore[arg-type]
+
+
+def test_incr_decr_command_encodes_delta() -> None:
+    """incr and decr carry the delta, up to 2**64-1, and noreply."""
+    assert incr_decr_command(b"incr", b"n", 1) == b"incr n 1\r\n"
+    assert incr_decr_command(b"decr", b"n", U64, noreply=True) == b"decr n %d noreply\r\n" % U64
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((b"incr", b"n", -1), ProtocolValidationError),
+        ((b"incr", b"n", U64 + 1), ProtocolValidationError),
+        ((b"incr", b"n", True), TypeError),
+        ((b"incr", "n", 1), TypeError),
+        ((b"add", b"n", 1), ProtocolValidationError),
+    ],
+)
+def test_incr_decr_command_refuses_bad_arguments(
+    args: tuple[object, ...], error: type[Exception]
+) -> None:
+    """Out-of-range deltas, bools, text keys and other commands are refused."""
+    with pytest.raises(error):
+        incr_decr_command(*args)  # type: ignore[arg-type]
+
+
+def test_touch_and_delete_commands_encode_key() -> None:
+    """touch carries the exptime; both accept noreply."""
+    assert touch_command(b"k", 5) == b"touch k 5\r\n"
+    assert touch_command(b"k", -1, noreply=True) == b"touch k -1 noreply\r\n"
+    assert delete_command(b"k") == b"delete k\r\n"
+    assert delete_command(b"k", noreply=True) == b"delete k noreply\r\n"
+
+
+def test_touch_and_delete_commands_refuse_bad_keys() -> None:
+    """A key with CRLF can never be encoded."""
+    with pytest.raises(ProtocolValidationError):
+        touch_command(b"k\r\n", 1)
+    with pytest.raises(ProtocolValidationError):
+        delete_command(b"k\r\nflush_all")
+    with pytest.raises(TypeError):
+        touch_command(b"k", None)  # type: ignore[arg-type]
+
+
+def test_flush_all_command_encodes_delay() -> None:
+    """flush_all omits a zero delay and accepts noreply."""
+    assert flush_all_command() == b"flush_all\r\n"
+    assert flush_all_command(10) == b"flush_all 10\r\n"
+    assert flush_all_command(noreply=True) == b"flush_all noreply\r\n"
+    with pytest.raises(ProtocolValidationError, match="delay"):
+        flush_all_command(-1)
+
+
+def test_simple_commands_encode_fixed_lines() -> None:
+    """version and config get cluster take no argument."""
+    assert version_command() == b"version\r\n"
+    assert config_get_cluster_command() == b"config get cluster\r\n"
+
+
+def test_stats_command_encodes_arguments() -> None:
+    """stats takes optional str or bytes tokens."""
+    assert stats_command() == b"stats\r\n"
+    assert stats_command("settings") == b"stats settings\r\n"
+    assert stats_command(b"cachedump", "1", "10") == b"stats cachedump 1 10\r\n"
+
+
+@pytest.mark.parametrize(
+    ("arg", "error"),
+    [
+        ("a b", ProtocolValidationError),
+        ("", ProtocolValidationError),
+        ("é", ProtocolValidationError),
+        (b"\xff", ProtocolValidationError),
+        (1, TypeError),
+    ],
+)
+def test_stats_command_refuses_bad_arguments(arg: object, error: type[Exception]) -> None:
+    """Arguments must be non-empty ASCII tokens."""
+    with pytest.raises(error):
+        stats_command(arg)  # type: ignore[arg-type]
+
+
+def test_verbosity_and_memlimit_commands_encode_numbers() -> None:
+    """verbosity and cache_memlimit carry one number and noreply."""
+    assert verbosity_command(1) == b"verbosity 1\r\n"
+    assert verbosity_command(0, noreply=True) == b"verbosity 0 noreply\r\n"
+    assert cache_memlimit_command(64) == b"cache_memlimit 64\r\n"
+    assert cache_memlimit_command(8, noreply=True) == b"cache_memlimit 8 noreply\r\n"
+
+
+@pytest.mark.parametrize("megabytes", [7, 1_000_000_001, -1])
+def test_cache_memlimit_command_refuses_what_memcached_refuses(megabytes: int) -> None:
+    """Limits below 8 MB or above 10**9 MB are refused."""
+    with pytest.raises(ProtocolValidationError, match="megabytes"):
+        cache_memlimit_command(megabytes)
+
+
+def test_auth_command_encodes_credentials_as_data() -> None:
+    """The credentials are the data block of a set with placeholder tokens."""
+    assert auth_command("user", "pa ss") == b"set _ _ _ 10\r\nuser pa ss\r\n"
+    assert auth_command(b"u", b"p") == b"set _ _ _ 3\r\nu p\r\n"
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "error"),
+    [
+        ("", "secret-pw", ProtocolValidationError),
+        ("us er", "secret-pw", ProtocolValidationError),
+        ("user", "secret\r\npw", ProtocolValidationError),
+        ("user", "", ProtocolValidationError),
+        (None, "secret-pw", TypeError),
+        ("user", 1234, TypeError),
+    ],
+)
+def test_auth_command_never_echoes_credentials(
+    username: object, password: object, error: type[Exception]
+) -> None:
+    """Bad credentials are refused with a message that does not contain them."""
+    with pytest.raises(error) as info:
+        auth_command(username, password)  # type: ignore[arg-type]
+    assert "secret" not in str(info.value)
+    assert "us er" not in str(info.value)
