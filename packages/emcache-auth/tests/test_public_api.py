@@ -14,3 +14,31 @@ def test_version_is_a_string() -> None:
     """The package exposes its version from __about__."""
     assert isinstance(emcache_auth.__version__, str)
     assert emcache_auth.__version__.count(".") == 2
+
+
+def test_contract_names_are_exported() -> None:
+    """The names the facade and the pool are written against are all public."""
+    expected = {
+        "AuthError",
+        "AuthNotEnabledError",
+        "AuthRequiredError",
+        "AuthenticationError",
+        "CommandChannel",
+        "Credentials",
+        "TLSConfig",
+        "TLSConfigError",
+        "__version__",
+        "auth_required_error",
+        "authenticate",
+        "build_ssl_context",
+        "on_connect_step",
+    }
+    assert set(emcache_auth.__all__) == expected
+
+
+def test_errors_are_importable_from_errors_module() -> None:
+    """The errors are the same classes whether imported from the package or emcache_auth.errors."""
+    from emcache_auth import errors
+
+    assert errors.AuthenticationError is emcache_auth.AuthenticationError
+    assert errors.AuthError is emcache_auth.AuthError
