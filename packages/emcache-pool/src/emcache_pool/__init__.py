@@ -1,5 +1,38 @@
-"""emcache_pool: see the package README for what it offers."""
+"""emcache_pool: pipelined asyncio connections to one memcached node and a fair, adaptive pool.
+
+The layer between the sans-IO protocol (``emcache_protocol``) and the cluster: it moves
+already-encoded requests to a node and hands each caller its own reply.
+"""
 
 from emcache_pool.__about__ import __version__
+from emcache_pool._config import OnConnect, PoolConfig
+from emcache_pool._connection import Connection, open_connection
+from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath, node_id
+from emcache_pool._metrics import ConnectionPoolMetrics
+from emcache_pool._pool import ConnectionPool
 
-__all__ = ["__version__"]
+__all__ = [
+    "Connection",
+    "ConnectionPool",
+    "ConnectionPoolMetrics",
+    "Endpoint",
+    "MemcachedHostAddress",
+    "MemcachedUnixSocketPath",
+    "OnConnect",
+    "PoolConfig",
+    "__version__",
+    "node_id",
+    "open_connection",
+]
+
+# Documented and shown where users import them from.
+for _cls in (
+    Connection,
+    ConnectionPool,
+    ConnectionPoolMetrics,
+    MemcachedHostAddress,
+    MemcachedUnixSocketPath,
+    PoolConfig,
+):
+    _cls.__module__ = __name__
+del _cls

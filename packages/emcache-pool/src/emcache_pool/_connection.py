@@ -1,0 +1,328 @@
+"""One connection to a memcached node: an :class:`asyncio.Protocol` that pipelines requests.
+
+Strategy. The caller hands over request bytes that are already encoded. ``send`` appends them
+to a write list and appends a pending entry ``(future, kind, keys)`` to a FIFO; the first
+request of a loop iteration schedules one flush with ``loop.call_soon``, so every request
+queued during that iteration leaves in a single ``transport.write``. ``data_received`` feeds
+the sans-IO :class:`~emcache_protocol.ResponseParser` and resolves the pending entries in
+order: memcached answers the requests of one connection in the order it read them.
+
+Invariants.
+
+* One pending entry per request written, in write order, until its reply is parsed. A caller
+  that gives up (cancelled or timed out) leaves its entry in place: its reply is still read
+  and then dropped, so it can never be handed to the caller behind it. A ``noreply`` request
+  is sent as a normal request with no future; its reply (even an error line) is dropped the
+  same way, so it never shifts the replies of others.
+* Bytes that do not parse as the reply of the head entry, or bytes that arrive when nothing
+  is pending, mean the stream lost its place: the connection is aborted and every pending
+  request fails with :class:`~emcache_pool.errors.ServerProtocolError`.
+* When the connection dies (lost, aborted or closed), every pending request fails at once
+  and the owner is told through its close callback, exactly once.
+* While the transport asks to pause writing, flushes are held back; ``resume_writing``
+  flushes what accumulated.
+
+Pending entries are plain tuples: cheaper to build than any object, and immutable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
+
+from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, endpoint_text
+from emcache_pool.errors import ConnectionLostError, ServerProtocolError
+from emcache_protocol import NEED_DATA, ProtocolError, ReplyKind, ResponseParser
+
+__all__ = ["Connection", "open_connection"]
+
+_Pending: TypeAlias = tuple["asyncio.Future[object] | None", ReplyKind, "Sequence[bytes] | None"]
+ErrorFactory: TypeAlias = Callable[[], BaseException]
+
+
+class Connection(asyncio.Protocol):
+    """A pipelined connection to one memcached node.
+
+    Obtain one with :func:`open_connection` (the pool does). Many requests may be in flight at
+    once; replies are matched to requests in order.
+
+    Attributes:
+        label: The node, as ``host:port`` or a socket path, for messages.
+        max_depth: The largest number of requests seen in flight after a write.
+        flushes: How many writes were made (the pool uses it to find idle connections).
+    """
+
+    __slots__ = (
+        "_closed",
+        "_dead",
+        "_error_factory",
+        "_flush_scheduled",
+        "_loop",
+        "_on_close",
+        "_parser",
+        "_paused",
+        "_pending",
+        "_transport",
+        "_wbuf",
+        "flushes",
+        "idle_mark",
+        "idle_since",
+        "label",
+        "max_depth",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, label: str) -> None:
+        self._loop = loop
+        self.label = label
+        self._parser = ResponseParser()
+        self._pending: deque[_Pending] = deque()
+        self._wbuf: list[bytes] = []
+        self._flush_scheduled = False
+        self._paused = False
+        self._transport: asyncio.Transport | None = None
+        self._dead = False
+        self._error_factory: ErrorFactory = self._lost_error
+        self._closed: asyncio.Future[None] = loop.create_future()
+        self._on_close: Callable[[Connection], None] | None = None
+        self.max_depth = 0
+        self.flushes = 0
+        self.idle_mark = 0
+        self.idle_since = 0.0
+
+    def __repr__(self) -> str:
+        state = "closed" if self._dead else "open"
+        return f"<Connection {self.label} {state} in_flight={len(self._pending)}>"
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def execute(
+        self, request: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None
+    ) -> object:
+        """Send one encoded request and return its reply.
+
+        Args:
+            request: The request bytes, as produced by an ``emcache_protocol`` encoder.
+            kind: The kind of reply the request expects.
+            keys: For retrieval requests, the requested keys in request order.
+
+        Returns:
+            The reply object of the parser (an ``ErrorReply`` included).
+
+        Raises:
+            ConnectionLostError: The connection closed before the reply arrived.
+            ServerProtocolError: The node sent bytes that do not fit; the connection closed.
+        """
+        return await self.send(request, kind, keys)
+
+    def send(
+        self, request: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None
+    ) -> asyncio.Future[object]:
+        """Queue one request and return the future of its reply (see :meth:`execute`).
+
+        The future may be cancelled or given an exception by its owner: the reply is then
+        read and dropped.
+        """
+        if self._dead:
+            raise self._error_factory()
+        fut: asyncio.Future[object] = self._loop.create_future()
+        self._pending.append((fut, kind, keys))
+        self._wbuf.append(request)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return fut
+
+    def enqueue(
+        self,
+        fut: asyncio.Future[object] | None,
+        request: bytes,
+        kind: ReplyKind,
+        keys: Sequence[bytes] | None = None,
+    ) -> None:
+        """Queue one request whose reply resolves ``fut`` (``None`` drops the reply)."""
+        if self._dead:
+            raise self._error_factory()
+        self._pending.append((fut, kind, keys))
+        self._wbuf.append(request)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests written or queued whose reply has not been read yet."""
+        return len(self._pending)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the connection stopped serving requests."""
+        return self._dead
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        transport = self._transport
+        if self._paused or transport is None or self._dead:
+            return
+        buf = self._wbuf
+        if not buf:
+            return
+        data = buf[0] if len(buf) == 1 else b"".join(buf)
+        buf.clear()
+        self.flushes += 1
+        depth = len(self._pending)
+        if depth > self.max_depth:
+            self.max_depth = depth
+        transport.write(data)
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        pending = self._pending
+        try:
+            parser.receive_data(data)
+            while pending:
+                fut, kind, keys = pending[0]
+                reply = parser.next_reply(kind, keys)
+                if reply is NEED_DATA:
+                    return
+                pending.popleft()
+                if fut is not None and not fut.done():
+                    fut.set_result(reply)
+        except ProtocolError as exc:
+            self._abort_stream(f"unparsable reply from {self.label}: {exc}")
+            return
+        if parser.has_buffered_data():
+            self._abort_stream(f"{self.label} sent bytes while no request was waiting")
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close itself; connection_lost follows
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._wbuf and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._die(self._lost_error)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    # -- shutting down ----------------------------------------------------------------------
+
+    def close(self, error_factory: ErrorFactory | None = None) -> None:
+        """Stop serving: fail every pending request, then close the transport gracefully.
+
+        Args:
+            error_factory: Builds the exception given to each pending request (one each);
+                defaults to :class:`~emcache_pool.errors.ConnectionLostError`.
+        """
+        self._die(error_factory or self._lost_error)
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self, error_factory: ErrorFactory | None = None) -> None:
+        """Like :meth:`close`, but drop the transport at once without flushing."""
+        self._die(error_factory or self._lost_error)
+        if self._transport is not None:
+            self._transport.abort()
+
+    def set_close_callback(self, callback: Callable[[Connection], None]) -> None:
+        """Call ``callback(self)`` once when the connection stops serving (now if it has)."""
+        if self._dead:
+            callback(self)
+        else:
+            self._on_close = callback
+
+    async def wait_closed(self) -> None:
+        """Wait until the transport is closed (``connection_lost`` was called)."""
+        await asyncio.shield(self._closed)
+
+    @property
+    def transport_closed(self) -> asyncio.Future[None]:
+        """A future done once the transport is closed (``connection_lost`` was called)."""
+        return self._closed
+
+    def _abort_stream(self, message: str) -> None:
+        def error() -> BaseException:
+            return ServerProtocolError(message)
+
+        self.abort(error)
+
+    def _lost_error(self) -> BaseException:
+        return ConnectionLostError(f"connection to {self.label} closed")
+
+    def _die(self, error_factory: ErrorFactory) -> None:
+        if self._dead:
+            return
+        self._dead = True
+        self._error_factory = error_factory
+        self._wbuf.clear()
+        pending = self._pending
+        while pending:
+            fut = pending.popleft()[0]
+            if fut is not None and not fut.done():
+                fut.set_exception(error_factory())
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close(self)
+
+
+async def open_connection(
+    endpoint: Endpoint,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> Connection:
+    """Open a connection to ``endpoint`` (no timeout: wrap the call in one).
+
+    Args:
+        endpoint: The node.
+        ssl_context: Wrap the stream in TLS with this context.
+        server_hostname: The name the certificate must match; defaults to the TCP address.
+
+    Returns:
+        The open connection.
+
+    Raises:
+        OSError: The connection could not be opened (``ssl.SSLError`` included).
+    """
+    loop = asyncio.get_running_loop()
+    label = endpoint_text(endpoint)
+
+    def factory() -> Connection:
+        return Connection(loop, label)
+
+    if isinstance(endpoint, MemcachedHostAddress):
+        hostname = server_hostname if ssl_context is not None else None
+        _, conn = await loop.create_connection(
+            factory,
+            endpoint.address,
+            endpoint.port,
+            ssl=ssl_context,
+            server_hostname=hostname,
+        )
+    else:
+        hostname = (server_hostname or "localhost") if ssl_context is not None else None
+        _, conn = await loop.create_unix_connection(
+            factory, endpoint.path, ssl=ssl_context, server_hostname=hostname
+        )
+    return conn

@@ -1,0 +1,105 @@
+"""Per-request timeouts with one timer per timeout value instead of one timer per request.
+
+Strategy. Requests that share a timeout value expire in the order they were made, because
+their deadlines are ``now + timeout`` with a clock that never goes back. So each distinct
+timeout value gets a *lane*: a FIFO of ``(deadline, future)`` and a single timer armed for the
+deadline of the oldest entry. When the timer fires, finished entries at the head are dropped,
+unfinished entries whose deadline passed get a :class:`TimeoutError`, and the timer is armed
+again for the new head. Adding an entry also drops finished entries at the head, so a lane
+stays about as long as the number of requests in flight.
+
+In steady traffic with replies much faster than the timeout, the head is always finished when
+the timer fires and the next head is a recent request: the timer fires about once per timeout
+period, whatever the request rate. Compare ``loop.call_later`` per request, which pushes to and
+cancels from the loop's heap every time, or ``asyncio.wait_for``, which adds a task.
+
+Expiring a future does not touch the connection: the request stays in flight there and its
+reply is read and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+__all__ = ["DeadlineQueue"]
+
+# The loop may run a timer a hair before its deadline (clock resolution); treat deadlines that
+# close as reached so that the lane never re-arms a timer for the same instant.
+_SLACK = 0.0005
+
+
+class _Lane:
+    """Requests that share one timeout value, oldest first."""
+
+    __slots__ = ("_entries", "_loop", "_owner", "_timeout", "_timer")
+
+    def __init__(self, owner: DeadlineQueue, timeout: float) -> None:
+        self._owner = owner
+        self._loop = owner.loop
+        self._timeout = timeout
+        self._entries: deque[tuple[float, asyncio.Future[object]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, fut: asyncio.Future[object]) -> None:
+        entries = self._entries
+        while entries and entries[0][1].done():
+            entries.popleft()
+        deadline = self._loop.time() + self._timeout
+        entries.append((deadline, fut))
+        if self._timer is None:
+            self._timer = self._loop.call_at(deadline, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = self._loop.time() + _SLACK
+        entries = self._entries
+        while entries:
+            deadline, fut = entries[0]
+            if not fut.done():
+                if deadline > now:
+                    break
+                fut.set_exception(TimeoutError(f"no reply within {self._timeout} s"))
+            entries.popleft()
+        if entries:
+            self._timer = self._loop.call_at(entries[0][0], self._expire)
+        else:
+            self._owner.drop(self._timeout, self)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._entries.clear()
+
+
+class DeadlineQueue:
+    """Gives futures a :class:`TimeoutError` when their timeout passes.
+
+    Attributes:
+        loop: The event loop whose clock and timers are used.
+    """
+
+    __slots__ = ("_lanes", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lanes: dict[float, _Lane] = {}
+
+    def add(self, fut: asyncio.Future[object], timeout: float) -> None:
+        """Expire ``fut`` after ``timeout`` seconds unless it is done by then."""
+        lane = self._lanes.get(timeout)
+        if lane is None:
+            lane = self._lanes[timeout] = _Lane(self, timeout)
+        lane.add(fut)
+
+    def drop(self, timeout: float, lane: _Lane) -> None:
+        """Forget an empty lane (called by the lane itself)."""
+        if self._lanes.get(timeout) is lane:
+            del self._lanes[timeout]
+
+    def close(self) -> None:
+        """Cancel every timer; the futures are left as they are."""
+        for lane in self._lanes.values():
+            lane.cancel()
+        self._lanes.clear()

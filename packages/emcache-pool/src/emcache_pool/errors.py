@@ -1,0 +1,46 @@
+"""Errors raised by emcache_pool.
+
+Every error of the package derives from :class:`PoolError`. A timed-out request raises the
+built-in :class:`TimeoutError` (which is :class:`asyncio.TimeoutError`), not a pool error, so
+that callers handle timeouts the same way whichever layer reports them.
+
+Errors raised by the optional on-connect step (for example an authentication failure) are
+not wrapped: they reach the requests that were waiting for that connection unchanged.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConnectError",
+    "ConnectionLostError",
+    "PoolClosedError",
+    "PoolError",
+    "ServerProtocolError",
+]
+
+
+class PoolError(Exception):
+    """Base class of the errors of emcache_pool."""
+
+
+class ConnectError(PoolError):
+    """A connection to the node could not be opened (refused, unreachable or timed out).
+
+    The underlying error, if any, is the ``__cause__``.
+    """
+
+
+class ConnectionLostError(PoolError):
+    """The connection closed before the reply of the request arrived."""
+
+
+class ServerProtocolError(PoolError):
+    """The node sent bytes that do not fit the requests in flight.
+
+    The connection is closed and every request waiting on it fails with this error: a stream
+    that lost its place can never again be matched to requests safely.
+    """
+
+
+class PoolClosedError(PoolError):
+    """The pool is closed (or draining) and takes no request, or closed while one waited."""
