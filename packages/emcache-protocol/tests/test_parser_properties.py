@@ -1,0 +1,273 @@
+"""Property tests: the parser's results do not depend on how the stream is split,
+and malformed streams raise ProtocolError instead of hanging or misreading."""
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emcache_protocol import (
+    NEED_DATA,
+    ClusterConfig,
+    ConfigNode,
+    ErrorReply,
+    ProtocolError,
+    ReplyKind,
+    ResponseParser,
+    StatsReply,
+    Status,
+    Value,
+    VersionReply,
+)
+
+# One request as the caller queues it: (kind, keys), plus its reply bytes and expected result.
+Exchange = tuple[ReplyKind, Sequence[bytes] | None, bytes, object]
+
+_KEY_BYTES = [b for b in range(256) if b > 0x20 and b != 0x7F]
+keys_st = st.lists(st.sampled_from(_KEY_BYTES), min_size=1, max_size=24).map(bytes)
+tokens_st = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_:0123456789", min_size=1, max_size=12)
+texts_st = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
+data_st = st.one_of(
+    st.binary(max_size=200),
+    st.sampled_from([b"", b"\r\n", b"END\r\n", b"\r\nEND\r\n", b"VALUE k 0 1\r\n"]),
+)
+
+
+@st.composite
+def retrieval_exchanges(draw: st.DrawFn) -> Exchange:
+    keys = draw(st.lists(keys_st, min_size=1, max_size=6))
+    with_cas = draw(st.booleans())
+    stream = b""
+    values = []
+    for key in keys:
+        if not draw(st.booleans()):
+            continue
+        flags = draw(st.integers(0, 2**32 - 1))
+        data = draw(data_st)
+        cas = draw(st.integers(0, 2**64 - 1)) if with_cas else None
+        cas_text = b"" if cas is None else b" %d" % cas
+        stream += b"VALUE %s %d %d%s\r\n%s\r\n" % (key, flags, len(data), cas_text, data)
+        values.append(Value(key, flags, data, cas))
+    return ReplyKind.RETRIEVAL, keys, stream + b"END\r\n", values
+
+
+def _line_exchange(kind: ReplyKind, pairs: Sequence[tuple[bytes, object]]) -> Any:
+    return st.sampled_from(pairs).map(lambda pair: (kind, None, pair[0] + b"\r\n", pair[1]))
+
+
+@st.composite
+def incr_exchanges(draw: st.DrawFn) -> Exchange:
+    number = draw(st.integers(0, 2**64 - 1) | st.none())
+    if number is None:
+        return ReplyKind.INCR_DECR, None, b"NOT_FOUND\r\n", Status.NOT_FOUND
+    return ReplyKind.INCR_DECR, None, b"%d\r\n" % number, number
+
+
+@st.composite
+def version_exchanges(draw: st.DrawFn) -> Exchange:
+    version = draw(texts_st)
+    return ReplyKind.VERSION, None, b"VERSION %s\r\n" % version.encode(), VersionReply(version)
+
+
+@st.composite
+def stats_exchanges(draw: st.DrawFn) -> Exchange:
+    stats = draw(st.dictionaries(tokens_st, texts_st, max_size=8))
+    lines = b"".join(b"STAT %s %s\r\n" % (k.encode(), v.encode()) for k, v in stats.items())
+    return ReplyKind.STATS, None, lines + b"END\r\n", StatsReply(stats)
+
+
+@st.composite
+def config_exchanges(draw: st.DrawFn) -> Exchange:
+    if draw(st.booleans()):
+        return ReplyKind.CONFIG, None, b"END\r\n", None
+    version = draw(st.integers(0, 2**63))
+    nodes = draw(
+        st.lists(
+            st.builds(
+                ConfigNode, tokens_st, st.sampled_from(["", "10.0.0.1"]), st.integers(1, 65535)
+            ),
+            max_size=4,
+        )
+    )
+    body = b"%d\n%s\n" % (
+        version,
+        b" ".join(b"%s|%s|%d" % (n.host.encode(), n.ip.encode(), n.port) for n in nodes),
+    )
+    stream = b"CONFIG cluster 0 %d\r\n%s\r\nEND\r\n" % (len(body), body)
+    return ReplyKind.CONFIG, None, stream, ClusterConfig(version, tuple(nodes))
+
+
+@st.composite
+def error_exchanges(draw: st.DrawFn) -> Exchange:
+    kind = draw(st.sampled_from(list(ReplyKind)))
+    error = draw(st.sampled_from(["ERROR", "CLIENT_ERROR", "SERVER_ERROR"]))
+    message = draw(texts_st)
+    line = f"{error} {message}" if message else error
+    expected = ErrorReply(error, message)  # type: ignore[arg-type]
+    return kind, [b"k"], line.encode() + b"\r\n", expected
+
+
+exchanges_st = st.one_of(
+    retrieval_exchanges(),
+    _line_exchange(
+        ReplyKind.STORAGE,
+        [
+            (b"STORED", Status.STORED),
+            (b"NOT_STORED", Status.NOT_STORED),
+            (b"EXISTS", Status.EXISTS),
+            (b"NOT_FOUND", Status.NOT_FOUND),
+        ],
+    ),
+    _line_exchange(
+        ReplyKind.TOUCH, [(b"TOUCHED", Status.TOUCHED), (b"NOT_FOUND", Status.NOT_FOUND)]
+    ),
+    _line_exchange(
+        ReplyKind.DELETE, [(b"DELETED", Status.DELETED), (b"NOT_FOUND", Status.NOT_FOUND)]
+    ),
+    _line_exchange(ReplyKind.OK, [(b"OK", Status.OK)]),
+    incr_exchanges(),
+    version_exchanges(),
+    stats_exchanges(),
+    config_exchanges(),
+    error_exchanges(),
+)
+
+
+def parse_chunks(
+    requests: Sequence[tuple[ReplyKind, Sequence[bytes] | None]], chunks: Sequence[bytes]
+) -> list[object]:
+    """Feed the chunks one by one, reading replies for the queued requests as they complete."""
+    parser = ResponseParser()
+    results: list[object] = []
+    for chunk in chunks:
+        parser.receive_data(chunk)
+        while len(results) < len(requests):
+            kind, keys = requests[len(results)]
+            reply = parser.next_reply(kind, keys)
+            if reply is NEED_DATA:
+                break
+            results.append(reply)
+    assert not parser.has_buffered_data()
+    return results
+
+
+def split(stream: bytes, cuts: Sequence[int]) -> list[bytes]:
+    """Cut the stream at the given offsets (taken modulo its length)."""
+    points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
+    return [stream[a:b] for a, b in itertools.pairwise(points)]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(exchanges_st, min_size=1, max_size=8), st.lists(st.integers(0, 10**6), max_size=12))
+def test_parser_results_do_not_depend_on_chunking(
+    exchanges: list[Exchange], cuts: list[int]
+) -> None:
+    """Any split of a valid reply stream gives the same results as the whole stream."""
+    requests = [(kind, keys) for kind, keys, _, _ in exchanges]
+    stream = b"".join(reply for _, _, reply, _ in exchanges)
+    expected = [result for _, _, _, result in exchanges]
+    assert parse_chunks(requests, [stream]) == expected
+    assert parse_chunks(requests, split(stream, cuts)) == expected
+
+
+@settings(max_examples=50)
+@given(st.lists(exchanges_st, min_size=1, max_size=4))
+def test_parser_results_survive_byte_by_byte_feeding(exchanges: list[Exchange]) -> None:
+    """Feeding one byte at a time gives the same results."""
+    requests = [(kind, keys) for kind, keys, _, _ in exchanges]
+    stream = b"".join(reply for _, _, reply, _ in exchanges)
+    chunks = [stream[i : i + 1] for i in range(len(stream))]
+    assert parse_chunks(requests, chunks) == [result for *_, result in exchanges]
+
+
+@given(st.lists(exchanges_st, min_size=1, max_size=6), st.data())
+def test_parser_waits_on_a_truncated_stream(exchanges: list[Exchange], data: st.DataObject) -> None:
+    """A stream cut short gives the complete replies, then NEED_DATA, never an error."""
+    stream = b"".join(reply for _, _, reply, _ in exchanges)
+    cut = data.draw(st.integers(0, len(stream) - 1))
+    parser = ResponseParser()
+    parser.receive_data(stream[:cut])
+    done = 0
+    for kind, keys, reply, expected in exchanges:
+        result = parser.next_reply(kind, keys)
+        if done + len(reply) <= cut:
+            assert result == expected
+            done += len(reply)
+        else:
+            assert result is NEED_DATA
+            break
+
+
+_SAFE_DATA = st.binary(max_size=100).map(lambda b: b.replace(b"\r", b"."))
+_PADDING = b"garbage\r\n" * 40
+
+
+@given(_SAFE_DATA, st.integers(1, 300), st.booleans())
+def test_parser_refuses_wrong_value_lengths(data: bytes, delta: int, longer: bool) -> None:
+    """A VALUE whose announced length is off by any amount raises ProtocolError."""
+    if not longer and delta > len(data):
+        delta = len(data) or 1
+        longer = not data
+    size = len(data) + delta if longer else len(data) - delta
+    parser = ResponseParser()
+    parser.receive_data(b"VALUE k 0 %d\r\n%s\r\nEND\r\n%s" % (size, data, _PADDING))
+    with pytest.raises(ProtocolError):
+        parser.next_reply(ReplyKind.RETRIEVAL, [b"k"])
+
+
+garbage_lines_st = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40
+).map(lambda text: b"x" + text.encode() + b"\r\n")
+
+
+@given(st.lists(exchanges_st, max_size=4), garbage_lines_st, st.sampled_from(list(ReplyKind)))
+def test_parser_refuses_garbage_lines(
+    exchanges: list[Exchange], garbage: bytes, kind: ReplyKind
+) -> None:
+    """A line that no reply starts with raises ProtocolError where a reply is expected."""
+    parser = ResponseParser()
+    parser.receive_data(b"".join(reply for _, _, reply, _ in exchanges) + garbage)
+    for exchange_kind, keys, _, _ in exchanges:
+        parser.next_reply(exchange_kind, keys)
+    with pytest.raises(ProtocolError):
+        parser.next_reply(kind, [b"k"])
+
+
+@given(
+    st.one_of(
+        st.integers(2**64, 10**25).map(lambda n: (ReplyKind.INCR_DECR, b"%d\r\n" % n)),
+        st.integers(2**32, 10**12).map(
+            lambda n: (ReplyKind.RETRIEVAL, b"VALUE k %d 1\r\nx\r\nEND\r\n" % n)
+        ),
+        st.integers(2**64, 10**25).map(
+            lambda n: (ReplyKind.RETRIEVAL, b"VALUE k 0 1 %d\r\nx\r\nEND\r\n" % n)
+        ),
+        st.integers(1001, 10**19).map(lambda n: (ReplyKind.RETRIEVAL, b"VALUE k 0 %d\r\n" % n)),
+        st.integers(1001, 10**19).map(lambda n: (ReplyKind.CONFIG, b"CONFIG cluster 0 %d\r\n" % n)),
+        st.integers(10**20, 10**40).map(lambda n: (ReplyKind.RETRIEVAL, b"VALUE k 0 %d\r\n" % n)),
+    )
+)
+def test_parser_refuses_oversized_numbers(case: tuple[ReplyKind, bytes]) -> None:
+    """Numbers beyond their field's range, and lengths above max_value_size, raise ProtocolError."""
+    kind, stream = case
+    parser = ResponseParser(max_value_size=1000)
+    parser.receive_data(stream)
+    with pytest.raises(ProtocolError):
+        parser.next_reply(kind, [b"k"])
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300), st.sampled_from(list(ReplyKind)))
+def test_parser_fuzz_raises_only_protocol_error(stream: bytes, kind: ReplyKind) -> None:
+    """Arbitrary bytes give a reply, NEED_DATA or ProtocolError, never another exception."""
+    parser = ResponseParser()
+    parser.receive_data(stream)
+    try:
+        for _ in range(len(stream) + 1):
+            if parser.next_reply(kind, None) is NEED_DATA:
+                break
+    except ProtocolError:
+        pass
