@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
@@ -10,6 +10,7 @@ import pytest_asyncio
 import emcache
 from emcache_tools import MemcachedProcess
 from tests_integration.helpers import ClientFactory, address
+
 
 @pytest_asyncio.fixture(name="make_client")
 async def _make_client() -> AsyncIterator[ClientFactory]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import emcache
 from emcache_tools import MemcachedProcess
@@ -11,7 +10,9 @@ from emcache_tools import MemcachedProcess
 ClientFactory = Callable[..., Awaitable[emcache.Client]]
 
 
-def address(node: MemcachedProcess) -> emcache.MemcachedHostAddress | emcache.MemcachedUnixSocketPath:
+def address(
+    node: MemcachedProcess,
+) -> emcache.MemcachedHostAddress | emcache.MemcachedUnixSocketPath:
     """The emcache address of a launcher node."""
     if node.socket_path is not None:
         return emcache.MemcachedUnixSocketPath(node.socket_path)

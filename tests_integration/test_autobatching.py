@@ -36,7 +36,9 @@ async def test_concurrent_gets_become_batches_of_max_keys(
             assert item is None
 
 
-async def test_max_keys_is_respected(make_client: ClientFactory, memcached: MemcachedProcess) -> None:
+async def test_max_keys_is_respected(
+    make_client: ClientFactory, memcached: MemcachedProcess
+) -> None:
     """With autobatching_max_keys=5, 12 concurrent gets take 3 requests."""
     client = await make_client([memcached], autobatching=True, autobatching_max_keys=5)
     before = _operations(client)

@@ -8,7 +8,6 @@ import pytest
 
 import emcache
 from emcache_tools import MemcachedProcess
-
 from tests_integration.helpers import ClientFactory, address
 
 pytestmark = pytest.mark.asyncio
@@ -213,7 +212,9 @@ class TestCounters:
         with pytest.raises(emcache.NotFoundCommandError):
             await client.decrement(b"nope", 1)
 
-    async def test_increment_of_a_non_number_raises_command_error(self, client: emcache.Client) -> None:
+    async def test_increment_of_a_non_number_raises_command_error(
+        self, client: emcache.Client
+    ) -> None:
         """incr of a non-numeric value is a CommandError from the server."""
         await client.set(b"s", b"abc")
         with pytest.raises(emcache.CommandError, match="CLIENT_ERROR"):
@@ -273,7 +274,9 @@ class TestNodeCommands:
 
 
 class TestLifeCycle:
-    async def test_closed_client_refuses_operations(self, make_client: ClientFactory, memcached: MemcachedProcess) -> None:
+    async def test_closed_client_refuses_operations(
+        self, make_client: ClientFactory, memcached: MemcachedProcess
+    ) -> None:
         """After close every operation raises ClientClosedError; close is idempotent."""
         client = await make_client([memcached])
         assert not client.closed
@@ -290,7 +293,9 @@ class TestLifeCycle:
             await client.version(address(memcached))
         assert isinstance(emcache.ClientClosedError("x"), RuntimeError)
 
-    async def test_close_leaves_no_task_behind(self, make_client: ClientFactory, memcached: MemcachedProcess) -> None:
+    async def test_close_leaves_no_task_behind(
+        self, make_client: ClientFactory, memcached: MemcachedProcess
+    ) -> None:
         """Closing the client ends every background task it started."""
         before = asyncio.all_tasks()
         client = await make_client([memcached], autobatching=True)
@@ -300,7 +305,9 @@ class TestLifeCycle:
         await asyncio.sleep(0)
         assert asyncio.all_tasks() - before == set()
 
-    async def test_timeout_none_disables_timeouts(self, make_client: ClientFactory, memcached: MemcachedProcess) -> None:
+    async def test_timeout_none_disables_timeouts(
+        self, make_client: ClientFactory, memcached: MemcachedProcess
+    ) -> None:
         """A client with timeout=None works normally."""
         client = await make_client([memcached], timeout=None)
         await client.set(b"k", b"v")

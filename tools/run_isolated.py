@@ -14,11 +14,15 @@ ENVIRONMENTS = ["iso-protocol", "iso-hashing", "iso-auth", "iso-pool", "iso-clus
 def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HATCH_ENV", "VIRTUAL_ENV"))}
     env["PATH"] = os.pathsep.join(
-        p for p in env.get("PATH", "").split(os.pathsep) if ".local/share/hatch/env" not in p and "/hatch/env/" not in p
+        p
+        for p in env.get("PATH", "").split(os.pathsep)
+        if ".local/share/hatch/env" not in p and "/hatch/env/" not in p
     )
     for name in sys.argv[1:] or ENVIRONMENTS:
         print(f"== {name}", flush=True)
-        code = subprocess.call(["hatch", "run", f"{name}:test", "-q", "-p", "no:cacheprovider"], env=env)
+        code = subprocess.call(
+            ["hatch", "run", f"{name}:test", "-q", "-p", "no:cacheprovider"], env=env
+        )
         if code != 0:
             print(f"{name}: tests failed with exit code {code}", file=sys.stderr)
             return code

@@ -44,9 +44,9 @@ async def _examples(nodes: Sequence[MemcachedProcess]) -> None:
     print("\n2. create_client with purge_unused_connections_after=None")
     client = await emcache.create_client(addresses, purge_unused_connections_after=None)
     print(f"   increment counter -> {await _counter(client)}")
-    for node, metrics in client.cluster_managment().connection_pool_metrics().items():
+    for endpoint, metrics in client.cluster_managment().connection_pool_metrics().items():
         print(
-            f"   {node.address}:{node.port} connections={metrics.cur_connections} "
+            f"   {endpoint} connections={metrics.cur_connections} "
             f"created={metrics.connections_created} ops={metrics.operations_executed}"
         )
     print(f"   healthy nodes: {len(client.cluster_managment().healthy_nodes())}/{len(addresses)}")

@@ -168,7 +168,9 @@ class MemcachedProcess:
         while True:
             assert self._popen is not None
             if self._popen.poll() is not None:
-                err = self._popen.stderr.read().decode(errors="replace") if self._popen.stderr else ""
+                err = (
+                    self._popen.stderr.read().decode(errors="replace") if self._popen.stderr else ""
+                )
                 msg = f"memcached exited with {self._popen.returncode}: {err.strip()}"
                 raise RuntimeError(msg)
             if self._accepts_connections():
@@ -266,12 +268,16 @@ class MemcachedProcess:
             sock = socket.create_connection((self.host, self.port), timeout=timeout)
         try:
             if self.tls is not None:
-                sock = self.tls.client_context().wrap_socket(sock, server_hostname=self.tls.hostname)
+                sock = self.tls.client_context().wrap_socket(
+                    sock, server_hostname=self.tls.hostname
+                )
             yield sock
         finally:
             sock.close()
 
-    def command_reply(self, request: bytes, *, until: bytes = b"\r\n", timeout: float = 2.0) -> bytes:
+    def command_reply(
+        self, request: bytes, *, until: bytes = b"\r\n", timeout: float = 2.0
+    ) -> bytes:
         """Send raw bytes and read until the reply ends with ``until`` (a test helper)."""
         with self.connect(timeout) as sock:
             if self.auth is not None:
@@ -298,7 +304,9 @@ class MemcachedLauncher:
     def __init__(self, workdir: str | os.PathLike[str] | None = None) -> None:
         self.binary = find_memcached()
         self._own_tmp = workdir is None
-        self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="emcache-mc-"))
+        self.workdir = (
+            Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="emcache-mc-"))
+        )
         self.processes: list[MemcachedProcess] = []
         self._tls: TLSMaterial | None = None
         atexit.register(self.close)
@@ -363,7 +371,9 @@ class MemcachedLauncher:
                 workdir=self.workdir,
                 host=host,
                 port=None if unix else free_port(host),
-                socket_path=str(self.workdir / f"mc-{len(self.processes)}-{attempt}.sock") if unix else None,
+                socket_path=str(self.workdir / f"mc-{len(self.processes)}-{attempt}.sock")
+                if unix
+                else None,
                 tls=tls,
                 auth=auth,
                 memory_mb=memory_mb,

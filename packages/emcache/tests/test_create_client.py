@@ -38,7 +38,9 @@ def test_create_client_defaults_match_the_documentation() -> None:
     params = inspect.signature(emcache.create_client).parameters
     defaults = {name: p.default for name, p in params.items() if name != "node_addresses"}
     assert defaults == DOCUMENTED_DEFAULTS
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for n, p in params.items() if n != "node_addresses")
+    assert all(
+        p.kind is inspect.Parameter.KEYWORD_ONLY for n, p in params.items() if n != "node_addresses"
+    )
 
 
 @pytest.mark.parametrize(

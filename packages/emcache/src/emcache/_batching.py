@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+
 from emcache._item import Item
 from emcache_cluster import Cluster
 from emcache_pool import ConnectionPool
@@ -72,7 +73,9 @@ class AutoBatcher:
             step = self._max_keys
             for pool, keys in by_pool.items():
                 for start in range(0, len(keys), step):
-                    self._start_batch(pool, command, keys[start : start + step], waiters, return_cas)
+                    self._start_batch(
+                        pool, command, keys[start : start + step], waiters, return_cas
+                    )
 
     def _start_batch(
         self,

@@ -24,7 +24,7 @@ from emcache.errors import (
     NotStoredStorageCommandError,
     StorageCommandError,
 )
-from emcache_auth import AuthError
+from emcache_auth import AuthError, auth_required_error
 from emcache_cluster import Cluster, ClusterManagment
 from emcache_pool import ConnectionPool, Endpoint
 from emcache_pool.errors import PoolError
@@ -67,9 +67,9 @@ def _translate(exc: BaseException) -> BaseException:
 
 def _fail_reply(reply: object, error: type[CommandError] = CommandError) -> NoReturn:
     if isinstance(reply, ErrorReply):
-        if reply.kind == "CLIENT_ERROR" and reply.message.startswith("unauthenticated"):
-            msg = "the server requires authentication: create the client with username and password"
-            raise AuthenticationError(msg)
+        auth_error = auth_required_error(reply)
+        if auth_error is not None:
+            raise AuthenticationError(str(auth_error)) from auth_error
         msg = f"command failed, the server replied {reply.kind} {reply.message}".rstrip()
         raise error(msg)
     msg = f"command failed, the server replied {reply}"
@@ -77,7 +77,9 @@ def _fail_reply(reply: object, error: type[CommandError] = CommandError) -> NoRe
 
 
 def _item(value: Value, return_flags: bool, return_cas: bool) -> Item:
-    return Item(value.value, value.flags if return_flags else None, value.cas if return_cas else None)
+    return Item(
+        value.value, value.flags if return_flags else None, value.cas if return_cas else None
+    )
 
 
 class Client:
@@ -231,7 +233,9 @@ class Client:
             raise
         return {v.key: _item(v, return_flags, return_cas) for part in parts for v in part}
 
-    async def get_many(self, keys: Sequence[bytes], return_flags: bool = False) -> dict[bytes, Item]:
+    async def get_many(
+        self, keys: Sequence[bytes], return_flags: bool = False
+    ) -> dict[bytes, Item]:
         """The items of the keys that exist, keyed by key.
 
         Keys are grouped by node and each node gets one request, all sent at
@@ -240,7 +244,9 @@ class Client:
         """
         return await self._fetch_many(b"get", keys, None, return_flags)
 
-    async def gets_many(self, keys: Sequence[bytes], return_flags: bool = False) -> dict[bytes, Item]:
+    async def gets_many(
+        self, keys: Sequence[bytes], return_flags: bool = False
+    ) -> dict[bytes, Item]:
         """Like :meth:`get_many`, with cas tokens."""
         return await self._fetch_many(b"gets", keys, None, return_flags)
 
@@ -272,7 +278,9 @@ class Client:
         if reply is _STORED or noreply:
             return
         if reply is Status.NOT_STORED or (reply is Status.EXISTS and command == b"cas"):
-            raise NotStoredStorageCommandError(f"{command.decode()} did not store the value: {reply.name}")
+            raise NotStoredStorageCommandError(
+                f"{command.decode()} did not store the value: {reply.name}"
+            )
         _fail_reply(reply.name if isinstance(reply, Status) else reply, StorageCommandError)
 
     async def set(
@@ -284,7 +292,7 @@ class Client:
             key: The key.
             value: The bytes to store.
             flags: An unsigned 32-bit number stored with the value.
-            exptime: Expiration: seconds from now (up to 30 days) or a unix timestamp; 0 never expires.
+            exptime: Seconds from now (up to 30 days) or a unix timestamp; 0 never expires.
             noreply: Return as soon as the request is queued, without waiting for the server.
 
         Raises:

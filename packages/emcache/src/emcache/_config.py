@@ -57,7 +57,7 @@ def _count(name: str, value: Any, minimum: int) -> None:
         raise ValueError(msg)
 
 
-def _check_endpoints(node_addresses: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
+def _check_endpoints(node_addresses: object) -> tuple[Endpoint, ...]:
     if isinstance(node_addresses, str | bytes) or not isinstance(node_addresses, Sequence):
         msg = "node_addresses must be a sequence of MemcachedHostAddress or MemcachedUnixSocketPath"
         raise TypeError(msg)
@@ -87,7 +87,7 @@ class ClientOptions:
     purge_unhealthy_nodes: bool = DEFAULT_PURGE_UNHEALTHY_NODES
     autobatching: bool = DEFAULT_AUTOBATCHING_ENABLED
     autobatching_max_keys: int = DEFAULT_AUTOBATCHING_MAX_KEYS
-    tls: TLSConfig = TLSConfig()
+    tls: TLSConfig = attrs.field(factory=TLSConfig)
     credentials: Credentials | None = None
     autodiscovery: bool = False
     autodiscovery_poll_interval: float = DEFAULT_AUTODISCOVERY_POLL_INTERVAL
@@ -118,7 +118,9 @@ class ClientOptions:
                 f"max_connections ({options['max_connections']})"
             )
             raise ValueError(msg)
-        _positive_or_none("purge_unused_connections_after", options["purge_unused_connections_after"])
+        _positive_or_none(
+            "purge_unused_connections_after", options["purge_unused_connections_after"]
+        )
         _positive_or_none("connection_timeout", options["connection_timeout"])
         _count("autobatching_max_keys", options["autobatching_max_keys"], 1)
         _positive("autodiscovery_poll_interval", options["autodiscovery_poll_interval"])

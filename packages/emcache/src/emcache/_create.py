@@ -31,7 +31,7 @@ __all__ = ["create_client"]
 async def create_client(
     node_addresses: Sequence[Endpoint],
     *,
-    timeout: float | None = DEFAULT_TIMEOUT,
+    timeout: float | None = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the per-operation timeout
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     min_connections: int | None = DEFAULT_MIN_CONNECTIONS,
     purge_unused_connections_after: float | None = DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER,
@@ -99,8 +99,9 @@ async def create_client(
         autodiscovery_poll_interval=autodiscovery_poll_interval,
         autodiscovery_timeout=autodiscovery_timeout,
     )
+    config = options.cluster_config()
     try:
-        cluster = await Cluster.create(options.node_addresses, options.cluster_config())
+        cluster = await Cluster.create(options.node_addresses, config)
     except AuthError as exc:
         raise AuthenticationError(str(exc)) from exc
     return Client(
