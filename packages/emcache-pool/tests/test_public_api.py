@@ -14,3 +14,11 @@ def test_version_is_a_string() -> None:
     """The package exposes its version from __about__."""
     assert isinstance(emcache_pool.__version__, str)
     assert emcache_pool.__version__.count(".") == 2
+
+
+def test_errors_share_the_pool_error_base() -> None:
+    """Every error of the package derives from PoolError."""
+    from emcache_pool import errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.PoolError)

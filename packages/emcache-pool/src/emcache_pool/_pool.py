@@ -224,6 +224,8 @@ class ConnectionPool:
     ) -> object:
         if self._backing_off and self._last_error is not None:
             self._executed_with_error += 1
+            # Yield once: a caller retrying in a loop must not starve the event loop.
+            await asyncio.sleep(0)
             raise _fresh(self._last_error)
         fut: asyncio.Future[object] = self._loop.create_future()
         self._waiters.append((fut, request, kind, keys, noreply))

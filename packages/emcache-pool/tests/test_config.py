@@ -1,0 +1,53 @@
+"""PoolConfig and the endpoints: defaults, validation, identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from emcache_pool import MemcachedHostAddress, MemcachedUnixSocketPath, PoolConfig, node_id
+
+
+def test_pool_config_defaults_match_the_client_defaults():
+    """The defaults are those of create_client: 2 max, 1 min, purge after 60 s, 5 s connect."""
+    config = PoolConfig()
+    assert config.max_connections == 2
+    assert config.min_connections == 1
+    assert config.purge_unused_connections_after == 60.0
+    assert config.connection_timeout == 5.0
+    assert config.ssl_context is None
+    assert config.on_connect is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_connections": 0}, "max_connections"),
+        ({"min_connections": -1}, "min_connections"),
+        ({"min_connections": 3, "max_connections": 2}, "min_connections"),
+        ({"purge_unused_connections_after": 0}, "purge_unused_connections_after"),
+        ({"connection_timeout": -1.0}, "connection_timeout"),
+    ],
+)
+def test_pool_config_rejects_bad_settings(settings, message):
+    """Out-of-range settings raise ValueError naming the setting."""
+    with pytest.raises(ValueError, match=message):
+        PoolConfig(**settings)
+
+
+def test_pool_config_accepts_none_to_disable_purge_and_connect_timeout():
+    """None disables purging and the connect timeout."""
+    config = PoolConfig(purge_unused_connections_after=None, connection_timeout=None)
+    assert config.purge_unused_connections_after is None
+    assert config.connection_timeout is None
+
+
+def test_endpoints_are_positional_values():
+    """Endpoints are built positionally and compare and hash by value."""
+    assert MemcachedHostAddress("localhost", 11211) == MemcachedHostAddress("localhost", 11211)
+    assert len({MemcachedUnixSocketPath("/tmp/a"), MemcachedUnixSocketPath("/tmp/a")}) == 1
+
+
+def test_node_id_matches_emcache_1x():
+    """The node id is host and port without separator, or the socket path."""
+    assert node_id(MemcachedHostAddress("localhost", 11211)) == "localhost11211"
+    assert node_id(MemcachedUnixSocketPath("/run/mc.sock")) == "/run/mc.sock"

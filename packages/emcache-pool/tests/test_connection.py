@@ -1,0 +1,158 @@
+"""Connection: pipelining, reply matching, cancellation safety and stream faults."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from emcache_pool import Connection, MemcachedHostAddress, open_connection
+from emcache_pool.errors import ConnectionLostError, ServerProtocolError
+from emcache_protocol import ReplyKind, Status, Value, retrieval_command, storage_command
+
+GET_A = retrieval_command(b"get", [b"a"])
+GET_B = retrieval_command(b"get", [b"b"])
+VALUE_A = b"VALUE a 0 3\r\naaa\r\nEND\r\n"
+VALUE_B = b"VALUE b 0 3\r\nbbb\r\nEND\r\n"
+
+
+def _connection() -> Connection:
+    return Connection(asyncio.get_running_loop(), "fake:1")
+
+
+async def _next_iteration() -> None:
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+@pytest.mark.asyncio
+async def test_connection_writes_requests_of_one_iteration_at_once(fake_transport):
+    """Requests queued during one loop iteration leave in a single transport write."""
+    conn = _connection()
+    transport = fake_transport(conn)
+    for _ in range(3):
+        conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+    await _next_iteration()
+    conn.send(GET_B, ReplyKind.RETRIEVAL, [b"b"])
+    await _next_iteration()
+    assert transport.writes == [GET_A * 3, GET_B]
+    assert conn.max_depth == 4
+
+
+@pytest.mark.asyncio
+async def test_connection_matches_replies_split_anywhere(fake_transport):
+    """Replies fed one byte at a time still resolve each request with its own reply."""
+    conn = _connection()
+    fake_transport(conn)
+    first = conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+    second = conn.send(GET_B, ReplyKind.RETRIEVAL, [b"b"])
+    for byte in VALUE_A + VALUE_B:
+        conn.data_received(bytes([byte]))
+    assert first.result() == [Value(b"a", 0, b"aaa", None)]
+    assert second.result() == [Value(b"b", 0, b"bbb", None)]
+    assert conn.in_flight == 0
+
+
+@pytest.mark.asyncio
+async def test_connection_drops_the_reply_of_a_cancelled_request(fake_transport):
+    """A cancelled request's reply is read and dropped, never given to the next request."""
+    conn = _connection()
+    fake_transport(conn)
+    first = conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+    second = conn.send(GET_B, ReplyKind.RETRIEVAL, [b"b"])
+    first.cancel()
+    conn.data_received(VALUE_A[:10])
+    assert not second.done()
+    conn.data_received(VALUE_A[10:] + VALUE_B)
+    assert second.result() == [Value(b"b", 0, b"bbb", None)]
+
+
+@pytest.mark.asyncio
+async def test_connection_noreply_error_line_does_not_shift_replies(fake_transport):
+    """An error line answering a fire-and-forget request is dropped, not given to the next one."""
+    conn = _connection()
+    fake_transport(conn)
+    conn.enqueue(None, storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
+    stored = conn.send(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
+    conn.data_received(b"SERVER_ERROR out of memory storing object\r\nSTORED\r\n")
+    assert stored.result() is Status.STORED
+
+
+@pytest.mark.asyncio
+async def test_connection_unparsable_reply_fails_every_pending_request(fake_transport):
+    """Bytes that cannot be the head's reply close the connection and fail all pending requests."""
+    conn = _connection()
+    transport = fake_transport(conn)
+    futures = [conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"]) for _ in range(3)]
+    conn.data_received(b"VALUE zzz 0 1\r\nz\r\nEND\r\n")
+    for fut in futures:
+        with pytest.raises(ServerProtocolError):
+            fut.result()
+    assert transport.closing
+    assert conn.is_closed
+    with pytest.raises(ServerProtocolError):
+        conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+    await _next_iteration()
+
+
+@pytest.mark.asyncio
+async def test_connection_bytes_with_nothing_pending_close_it(fake_transport):
+    """Bytes that arrive while no request waits mean a lost stream: the connection closes."""
+    conn = _connection()
+    transport = fake_transport(conn)
+    conn.data_received(b"STORED\r\n")
+    assert transport.closing
+    assert conn.is_closed
+    await _next_iteration()
+
+
+@pytest.mark.asyncio
+async def test_connection_lost_fails_pending_requests_at_once(fake_transport):
+    """Losing the connection fails every pending request with ConnectionLostError."""
+    conn = _connection()
+    fake_transport(conn)
+    closed: list[Connection] = []
+    conn.set_close_callback(closed.append)
+    futures = [conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"]) for _ in range(3)]
+    conn.connection_lost(ConnectionResetError())
+    for fut in futures:
+        with pytest.raises(ConnectionLostError):
+            fut.result()
+    assert closed == [conn]
+    await conn.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_connection_holds_writes_while_the_transport_is_paused(fake_transport):
+    """Nothing is written between pause_writing and resume_writing; then all goes at once."""
+    conn = _connection()
+    transport = fake_transport(conn)
+    conn.pause_writing()
+    conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+    await _next_iteration()
+    conn.send(GET_B, ReplyKind.RETRIEVAL, [b"b"])
+    await _next_iteration()
+    assert transport.writes == []
+    conn.resume_writing()
+    await _next_iteration()
+    assert transport.writes == [GET_A + GET_B]
+
+
+@pytest.mark.asyncio
+async def test_connection_pipelines_requests_to_memcached(memcached):
+    """Many concurrent requests on one real connection are in flight together and all match."""
+    conn = await open_connection(MemcachedHostAddress(memcached.host, memcached.port))
+    try:
+        keys = [b"key-%d" % i for i in range(64)]
+        stored = await asyncio.gather(
+            *(conn.execute(storage_command(b"set", k, k * 3), ReplyKind.STORAGE) for k in keys)
+        )
+        assert stored == [Status.STORED] * len(keys)
+        replies = await asyncio.gather(
+            *(conn.execute(retrieval_command(b"get", [k]), ReplyKind.RETRIEVAL, [k]) for k in keys)
+        )
+        assert replies == [[Value(k, 0, k * 3, None)] for k in keys]
+        assert conn.max_depth > 1
+    finally:
+        conn.close()
+        await conn.wait_closed()
