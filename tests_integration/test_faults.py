@@ -1,0 +1,103 @@
+"""Faults under a steady workload: killed, hung and restarted nodes, server-closed
+connections, and an autodiscovery endpoint that goes away or hangs.
+
+Every scenario runs 16 concurrent callers over a 3-node cluster with a 0.5 s
+operation timeout (see ``emcache_tools.fault_scenarios``). For each one the
+callers must see a fast failure or their own timeout and nothing slower, never
+a value that is not their key's, no error for keys of the healthy nodes, the
+cluster must report and then clear the fault, and everything must work again
+shortly after the fault ends.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from emcache_tools import MemcachedLauncher
+from emcache_tools.fault_scenarios import OP_TIMEOUT, Outcome, run_scenario
+
+# Scheduling jitter on a busy CI box on top of the caller's own timeout.
+MARGIN = 0.3
+# Reconnection backs off up to 1 s; recovery must not take much longer than that.
+RECOVERY_BOUND = 2.5
+EXPECTED_ERRORS = {"ConnectionFailedError", "TimeoutError"}
+
+
+def report(outcome: Outcome) -> None:
+    print(
+        f"\n{outcome.name}: {outcome.callers_saw()}; recovery {outcome.recovery_text()}; "
+        f"{outcome.data_text()}; events {outcome.events}; notes {outcome.notes}"
+    )
+
+
+def assert_common(outcome: Outcome) -> None:
+    report(outcome)
+    assert outcome.mixed == 0, "a caller got a value that is not its key's"
+    assert outcome.errors_on_healthy_nodes == 0, outcome.notes
+    assert set(outcome.errors) <= EXPECTED_ERRORS, outcome.errors
+    assert outcome.max_wait <= OP_TIMEOUT + MARGIN, f"a caller waited {outcome.max_wait:.3f} s"
+    assert outcome.recovery_s is not None, "operations on the faulted node never recovered"
+    assert outcome.recovery_s <= RECOVERY_BOUND
+    assert outcome.fully_recovered, f"{outcome.final_errors} errors after the fault ended"
+    assert not [n for n in outcome.notes if "healthy again" in n], outcome.notes
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["sigkill", "restart"])
+async def test_fault_node_killed_fails_fast_and_recovers(
+    launcher: MemcachedLauncher, kind: str
+) -> None:
+    """A SIGKILLed node fails its callers fast, is reported unhealthy then healthy, and recovers."""
+    outcome = await run_scenario(kind, launcher)
+    assert_common(outcome)
+    assert outcome.errors, "the fault was not noticed at all"
+    refused = outcome.errors.get("ConnectionFailedError")
+    assert refused is not None
+    assert refused.max_wait < OP_TIMEOUT, "a dead node must fail callers before their timeout"
+    victim_events = [e.split()[0] for e in outcome.events]
+    assert victim_events[:2] == ["unhealthy", "healthy"], outcome.events
+    # A restarted memcached is empty: only the faulted node's keys may be gone.
+    assert outcome.lost <= outcome.lost_of
+
+
+@pytest.mark.asyncio
+async def test_fault_node_killed_purged_from_routing(launcher: MemcachedLauncher) -> None:
+    """With purge_unhealthy_nodes, a dead node stops failing callers once it is reported."""
+    outcome = await run_scenario("sigkill_purge", launcher)
+    assert_common(outcome)
+    failed = sum(s.count for s in outcome.errors.values())
+    assert failed < outcome.ok.count / 100, "traffic kept going to the dead node"
+    assert outcome.lost <= outcome.lost_of
+
+
+@pytest.mark.asyncio
+async def test_fault_node_hung_times_out_then_recovers(launcher: MemcachedLauncher) -> None:
+    """A SIGSTOPped node costs its callers exactly their timeout and loses no data on SIGCONT."""
+    outcome = await run_scenario("sigstop", launcher)
+    assert_common(outcome)
+    assert "TimeoutError" in outcome.errors
+    assert outcome.errors["TimeoutError"].max_wait >= OP_TIMEOUT * 0.9
+    assert outcome.lost == 0, "a paused node keeps its data"
+
+
+@pytest.mark.asyncio
+async def test_fault_server_closes_idle_connections(launcher: MemcachedLauncher) -> None:
+    """Connections the server closed while idle are replaced without failing any caller."""
+    outcome = await run_scenario("idle_reset", launcher)
+    assert_common(outcome)
+    assert not outcome.errors, outcome.callers_saw()
+    assert outcome.lost == 0
+    assert outcome.server_closed > 0, "no connection was closed: the scenario tested nothing"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["away", "hang"])
+async def test_fault_autodiscovery_endpoint_down(launcher: MemcachedLauncher, mode: str) -> None:
+    """A failing configuration endpoint keeps the last node list; its return applies the new one."""
+    outcome = await run_scenario(f"autodiscovery_{mode}", launcher)
+    assert_common(outcome)
+    assert not outcome.errors, outcome.callers_saw()
+    assert not [n for n in outcome.notes if "changed while" in n]
+    assert [e.split()[0] for e in outcome.events] == ["removed"]
+    # Keys of the removed node are misses now (routed elsewhere), never someone else's value.
+    assert outcome.lost <= outcome.lost_of

@@ -1,0 +1,336 @@
+"""Fuzzing the reply parser: random bytes and mutated valid streams, split anywhere.
+
+Whatever the bytes, the parser may only answer a typed reply, ask for more
+data, or raise ProtocolError; it never raises anything else, never loops
+without consuming input, never hands out a value under a key that was not
+requested, and never buffers without bound.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emcache_protocol import (
+    NEED_DATA,
+    ClusterConfig,
+    ConfigNode,
+    ErrorReply,
+    ProtocolError,
+    ReplyKind,
+    ResponseParser,
+    StatsReply,
+    Status,
+    Value,
+    VersionReply,
+)
+
+FUZZ = settings(
+    max_examples=300,
+    deadline=1000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+KEY_BYTES = st.binary(min_size=1, max_size=12).map(
+    lambda b: bytes(0x21 + (c % 0x5E) for c in b)  # printable, no space, no DEL
+)
+ERROR_LINES = st.sampled_from(
+    [
+        (b"ERROR\r\n", ErrorReply("ERROR", "")),
+        (b"CLIENT_ERROR bad data chunk\r\n", ErrorReply("CLIENT_ERROR", "bad data chunk")),
+        (b"SERVER_ERROR out of memory\r\n", ErrorReply("SERVER_ERROR", "out of memory")),
+    ]
+)
+ALL_KINDS = list(ReplyKind)
+# The smallest reply of any kind is "OK\r\n" or a one-digit incr reply: 3 bytes.
+MIN_REPLY_BYTES = 3
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request's expected reply: its kind, requested keys, wire bytes and parsed result."""
+
+    kind: ReplyKind
+    keys: tuple[bytes, ...] | None
+    wire: bytes
+    result: object
+
+
+@st.composite
+def retrieval_exchange(draw: st.DrawFn) -> Exchange:
+    keys = tuple(draw(st.lists(KEY_BYTES, min_size=1, max_size=4, unique=True)))
+    with_cas = draw(st.booleans())
+    wire = b""
+    values = []
+    for key in keys:
+        if draw(st.booleans()):
+            continue
+        data = draw(st.binary(max_size=64) | st.sampled_from([b"\r\n", b"END\r\n", b"VALUE"]))
+        flags = draw(st.integers(0, 2**32 - 1))
+        cas = draw(st.integers(0, 2**64 - 1)) if with_cas else None
+        cas_text = b"" if cas is None else b" %d" % cas
+        wire += b"VALUE %s %d %d%s\r\n%s\r\n" % (key, flags, len(data), cas_text, data)
+        values.append(Value(key, flags, data, cas))
+    return Exchange(ReplyKind.RETRIEVAL, keys, wire + b"END\r\n", values)
+
+
+@st.composite
+def simple_exchange(draw: st.DrawFn) -> Exchange:
+    kind = draw(st.sampled_from([k for k in ALL_KINDS if k is not ReplyKind.RETRIEVAL]))
+    if draw(st.integers(0, 5)) == 0:
+        wire, error = draw(ERROR_LINES)
+        return Exchange(kind, None, wire, error)
+    if kind is ReplyKind.STORAGE:
+        status = draw(
+            st.sampled_from([Status.STORED, Status.NOT_STORED, Status.EXISTS, Status.NOT_FOUND])
+        )
+        return Exchange(kind, None, status.name.encode() + b"\r\n", status)
+    if kind is ReplyKind.INCR_DECR:
+        number = draw(st.integers(0, 2**64 - 1))
+        return Exchange(kind, None, b"%d\r\n" % number, number)
+    if kind is ReplyKind.TOUCH:
+        status = draw(st.sampled_from([Status.TOUCHED, Status.NOT_FOUND]))
+        return Exchange(kind, None, status.name.encode() + b"\r\n", status)
+    if kind is ReplyKind.DELETE:
+        status = draw(st.sampled_from([Status.DELETED, Status.NOT_FOUND]))
+        return Exchange(kind, None, status.name.encode() + b"\r\n", status)
+    if kind is ReplyKind.OK:
+        return Exchange(kind, None, b"OK\r\n", Status.OK)
+    if kind is ReplyKind.VERSION:
+        return Exchange(kind, None, b"VERSION 1.6.18\r\n", VersionReply("1.6.18"))
+    if kind is ReplyKind.STATS:
+        names = draw(st.lists(KEY_BYTES, max_size=5, unique=True))
+        stats = {name.decode(): str(i) for i, name in enumerate(names)}
+        wire = b"".join(b"STAT %s %d\r\n" % (name, i) for i, name in enumerate(names))
+        return Exchange(kind, None, wire + b"END\r\n", StatsReply(stats))
+    assert kind is ReplyKind.CONFIG
+    if draw(st.booleans()):
+        return Exchange(kind, None, b"END\r\n", None)
+    version = draw(st.integers(0, 2**40))
+    ports = draw(st.lists(st.integers(1, 65535), min_size=1, max_size=3))
+    nodes = tuple(ConfigNode(f"h{i}", f"10.0.0.{i}", port) for i, port in enumerate(ports))
+    body = b"%d\n" % version
+    body += b" ".join(b"%s|%s|%d" % (n.host.encode(), n.ip.encode(), n.port) for n in nodes)
+    body += b"\n"
+    wire = b"CONFIG cluster 0 %d\r\n%s\r\nEND\r\n" % (len(body), body)
+    return Exchange(kind, None, wire, ClusterConfig(version, nodes))
+
+
+EXCHANGES = st.lists(retrieval_exchange() | simple_exchange(), min_size=1, max_size=8)
+
+
+def split(data: bytes, cuts: Sequence[int]) -> list[bytes]:
+    """Cut ``data`` at the given offsets (taken modulo its length, sorted)."""
+    if not data:
+        return [data]
+    points = sorted({c % len(data) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def well_typed(kind: ReplyKind, keys: Sequence[bytes] | None, reply: object) -> bool:
+    """Whether ``reply`` is a legal result for a request of ``kind`` naming ``keys``."""
+    if isinstance(reply, ErrorReply):
+        return reply.kind in ("ERROR", "CLIENT_ERROR", "SERVER_ERROR")
+    if kind is ReplyKind.RETRIEVAL:
+        if not isinstance(reply, list):
+            return False
+        for value in reply:
+            if not isinstance(value, Value) or not isinstance(value.value, bytes):
+                return False
+            if keys is not None and value.key not in keys:
+                return False
+            if not 0 <= value.flags < 2**32:
+                return False
+        return True
+    if kind is ReplyKind.INCR_DECR:
+        if type(reply) is int:
+            return 0 <= reply < 2**64
+        return reply is Status.NOT_FOUND
+    if kind is ReplyKind.STORAGE:
+        return reply in (Status.STORED, Status.NOT_STORED, Status.EXISTS, Status.NOT_FOUND)
+    if kind is ReplyKind.TOUCH:
+        return reply in (Status.TOUCHED, Status.NOT_FOUND)
+    if kind is ReplyKind.DELETE:
+        return reply in (Status.DELETED, Status.NOT_FOUND)
+    if kind is ReplyKind.OK:
+        return reply is Status.OK
+    if kind is ReplyKind.VERSION:
+        return isinstance(reply, VersionReply)
+    if kind is ReplyKind.STATS:
+        return isinstance(reply, StatsReply)
+    return reply is None or isinstance(reply, ClusterConfig)
+
+
+def drive(
+    chunks: Sequence[bytes], requests: Sequence[tuple[ReplyKind, tuple[bytes, ...] | None]]
+) -> tuple[list[object], ProtocolError | None]:
+    """Feed ``chunks`` and parse replies for ``requests`` in order, as a connection would.
+
+    Returns the replies parsed and the ProtocolError that stopped the stream, if any. Any
+    other exception propagates (and fails the test); so does a reply produced without
+    consuming input.
+    """
+    parser = ResponseParser(max_value_size=1 << 20)
+    replies: list[object] = []
+    fed = 0
+    index = 0
+    try:
+        for chunk in chunks:
+            parser.receive_data(chunk)
+            fed += len(chunk)
+            while index < len(requests):
+                kind, keys = requests[index]
+                reply = parser.next_reply(kind, keys)
+                if reply is NEED_DATA:
+                    break
+                assert well_typed(kind, keys, reply), (kind, keys, reply)
+                replies.append(reply)
+                index += 1
+                assert len(replies) <= fed // MIN_REPLY_BYTES, "reply without consuming input"
+    except ProtocolError as exc:
+        return replies, exc
+    return replies, None
+
+
+@FUZZ
+@given(exchanges=EXCHANGES, cuts=st.lists(st.integers(0, 10_000), max_size=12))
+def test_parser_valid_stream_parses_identically_however_split(
+    exchanges: list[Exchange], cuts: list[int]
+) -> None:
+    """A valid stream yields exactly the expected replies whatever the chunk boundaries."""
+    wire = b"".join(e.wire for e in exchanges)
+    requests = [(e.kind, e.keys) for e in exchanges]
+    replies, error = drive(split(wire, cuts), requests)
+    assert error is None
+    assert replies == [e.result for e in exchanges]
+
+
+@FUZZ
+@given(
+    kinds=st.lists(st.sampled_from(ALL_KINDS), min_size=1, max_size=6),
+    keys=st.lists(KEY_BYTES, min_size=1, max_size=3),
+    data=st.binary(max_size=512),
+    cuts=st.lists(st.integers(0, 10_000), max_size=8),
+)
+def test_parser_random_bytes_only_protocol_error(
+    kinds: list[ReplyKind], keys: list[bytes], data: bytes, cuts: list[int]
+) -> None:
+    """Random bytes give typed replies, NEED_DATA or ProtocolError, nothing else."""
+    requests = [(kind, tuple(keys) if kind is ReplyKind.RETRIEVAL else None) for kind in kinds]
+    drive(split(data, cuts), requests)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[list[Exchange], bytes]:
+    exchanges = draw(EXCHANGES)
+    wire = bytearray(b"".join(e.wire for e in exchanges))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "delete", "insert", "duplicate", "digit"]))
+        at = draw(st.integers(0, max(len(wire) - 1, 0)))
+        if op == "flip" and wire:
+            wire[at] ^= 1 << draw(st.integers(0, 7))
+        elif op == "delete":
+            del wire[at : at + draw(st.integers(1, 8))]
+        elif op == "insert":
+            wire[at:at] = draw(
+                st.sampled_from([b"\r\n", b" ", b"\x00", b"END\r\n", b"VALUE ", b"9" * 25])
+            )
+        elif op == "duplicate":
+            wire[at:at] = wire[at : at + draw(st.integers(1, 40))]
+        elif op == "digit" and wire:
+            wire[at] = ord(str(draw(st.integers(0, 9))))
+    return exchanges, bytes(wire)
+
+
+@FUZZ
+@given(case=mutated(), cuts=st.lists(st.integers(0, 10_000), max_size=8))
+def test_parser_mutated_stream_never_misattributes(
+    case: tuple[list[Exchange], bytes], cuts: list[int]
+) -> None:
+    """A corrupted valid stream never yields a value for a key that was not requested."""
+    exchanges, wire = case
+    requests = [(e.kind, e.keys) for e in exchanges]
+    replies, _ = drive(split(wire, cuts), requests)
+    for exchange, reply in zip(exchanges, replies, strict=False):
+        if exchange.kind is ReplyKind.RETRIEVAL and isinstance(reply, list):
+            assert exchange.keys is not None
+            assert [v.key for v in reply] == sorted(
+                (v.key for v in reply), key=exchange.keys.index
+            ), "values out of request order"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"VALUE k 0 99999999999999999999\r\n",
+        b"VALUE k 0 999999999999999999999999\r\n",
+        b"VALUE k 0 2147483648\r\n",
+        b"VALUE k 0 -1\r\n",
+        b"VALUE k 99999999999 1\r\nx\r\nEND\r\n",
+        b"CONFIG cluster 0 99999999999\r\n",
+    ],
+)
+def test_parser_huge_length_field_raises_before_buffering(line: bytes) -> None:
+    """A length field beyond the limit raises at once instead of waiting for that many bytes."""
+    parser = ResponseParser()
+    parser.receive_data(line)
+    kind = ReplyKind.CONFIG if line.startswith(b"CONFIG") else ReplyKind.RETRIEVAL
+    with pytest.raises(ProtocolError):
+        parser.next_reply(kind, [b"k"] if kind is ReplyKind.RETRIEVAL else None)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_parser_endless_line_bounded(kind: ReplyKind) -> None:
+    """A line that never ends raises once it exceeds the line limit, with bounded buffering."""
+    parser = ResponseParser()
+    chunk = b"A" * 4096
+    fed = 0
+
+    def feed_until_refused() -> None:
+        nonlocal fed
+        for _ in range(1024):  # up to 4 MiB
+            parser.receive_data(chunk)
+            fed += len(chunk)
+            assert parser.next_reply(kind, [b"k"]) is NEED_DATA
+
+    with pytest.raises(ProtocolError):
+        feed_until_refused()
+    assert fed <= 128 * 1024, f"parser buffered {fed} bytes of one line before refusing it"
+
+
+def test_parser_trickled_line_stays_fast() -> None:
+    """Bytes of a long line arriving one by one do not make the parser quadratic."""
+    parser = ResponseParser()
+
+    def trickle() -> None:
+        for _ in range(70 * 1024):
+            parser.receive_data(b"A")
+            parser.next_reply(ReplyKind.STORAGE)
+
+    start = time.perf_counter()
+    with pytest.raises(ProtocolError):
+        trickle()
+    elapsed = time.perf_counter() - start
+    print(f"\n70 KiB line fed byte by byte: refused after {elapsed:.2f} s")
+    assert elapsed < 5.0
+
+
+def test_parser_large_value_in_small_chunks_is_linear() -> None:
+    """A 4 MiB value fed in 1 KiB chunks parses in linear time and exactly."""
+    value = bytes(range(256)) * (4 * 4096)
+    wire = b"VALUE k 7 %d\r\n%s\r\nEND\r\n" % (len(value), value)
+    parser = ResponseParser()
+    start = time.perf_counter()
+    reply: object = NEED_DATA
+    for offset in range(0, len(wire), 1024):
+        parser.receive_data(wire[offset : offset + 1024])
+        reply = parser.next_reply(ReplyKind.RETRIEVAL, [b"k"])
+    elapsed = time.perf_counter() - start
+    assert reply == [Value(b"k", 7, value, None)]
+    assert elapsed < 2.0

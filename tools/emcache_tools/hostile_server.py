@@ -1,0 +1,273 @@
+"""A fake memcached on loopback that answers with scripted bytes.
+
+It reads requests the way memcached does (a command line, plus a data block
+for storage commands) and, by default, answers them like a tiny in-memory
+memcached (``get``/``gets``/``set``/``add``/``delete``/``version``...), so that
+a client works against it. A test then turns it hostile for chosen requests:
+:meth:`HostileServer.attack` registers a rule that, for each request whose key
+matches, replaces the honest reply with a list of :class:`Act` steps -- bytes
+to write (garbage, a truncated reply, a wrong length, a huge length field),
+a pause, a flood of bytes, or closing the connection mid-reply. Bytes can also
+be pushed at any moment with :meth:`HostileServer.push`, which is how replies
+to requests never sent are produced.
+
+The server records every connection it accepted and whether the peer closed
+it, so a test can check that the client dropped a connection it can no longer
+trust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["Act", "HostileServer", "Request", "ServerConnection"]
+
+_STORAGE = {b"set", b"add", b"replace", b"append", b"prepend", b"cas"}
+_RETRIEVAL = {b"get", b"gets", b"gat", b"gats"}
+_MAX_LINE = 4096
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as read from the wire."""
+
+    command: bytes
+    args: tuple[bytes, ...]
+    data: bytes | None = None
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        """The keys the request names (empty for node commands)."""
+        if self.command in (b"gat", b"gats"):
+            return self.args[1:]
+        if self.command in _RETRIEVAL:
+            return self.args
+        if self.command in _STORAGE or self.command in (b"incr", b"decr", b"delete", b"touch"):
+            return self.args[:1]
+        return ()
+
+
+@dataclass(frozen=True)
+class Act:
+    """One step of a scripted reply.
+
+    Attributes:
+        data: Bytes written as they are.
+        delay: Seconds to wait before writing ``data``.
+        flood: Write this many more bytes of ``flood_byte`` in 64 KiB chunks.
+        flood_byte: The byte a flood is made of.
+        close: Close the connection after this step (the rest of the script is dropped).
+        reset: Abort the connection (RST) instead of closing it cleanly.
+    """
+
+    data: bytes = b""
+    delay: float = 0.0
+    flood: int = 0
+    flood_byte: bytes = b"x"
+    close: bool = False
+    reset: bool = False
+
+
+Matcher = Callable[[Request], bool]
+Script = Sequence[Act] | Callable[[Request, bytes], Sequence[Act]]
+
+
+@dataclass
+class ServerConnection:
+    """What the server knows about one accepted connection."""
+
+    number: int
+    writer: asyncio.StreamWriter = field(repr=False)
+    requests: list[Request] = field(default_factory=list)
+    closed_by_peer: bool = False
+    closed_by_server: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+
+@dataclass
+class _Rule:
+    match: Matcher
+    script: Script
+    remaining: int | None
+
+
+class HostileServer:
+    """A scripted fake memcached; use as ``async with HostileServer() as server``."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+        self.store: dict[bytes, tuple[int, bytes]] = {}
+        self.connections: list[ServerConnection] = []
+        self._rules: list[_Rule] = []
+        self._server: asyncio.Server | None = None
+        self._cas = 0
+
+    # -- life cycle -------------------------------------------------------------
+    async def start(self) -> HostileServer:
+        """Listen on a free loopback port."""
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=1 << 20)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        """Stop listening and drop every connection."""
+        if self._server is not None:
+            self._server.close()
+        for conn in self.connections:
+            conn.writer.close()
+        for conn in self.connections:
+            with contextlib.suppress(Exception):
+                await conn.writer.wait_closed()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> HostileServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- scripting --------------------------------------------------------------
+    def attack(self, match: Matcher | bytes, script: Script, *, times: int | None = 1) -> None:
+        """Answer the matching requests with ``script`` instead of the honest reply.
+
+        Args:
+            match: A key (the request names it) or a predicate on the request.
+            script: The steps, or a function of (request, honest reply) returning them.
+            times: How many requests the rule applies to; None for every one.
+        """
+        if isinstance(match, bytes):
+            key = match
+
+            def by_key(request: Request) -> bool:
+                return key in request.keys
+
+            matcher: Matcher = by_key
+        else:
+            matcher = match
+        self._rules.append(_Rule(matcher, script, times))
+
+    def clear(self) -> None:
+        """Forget every attack: the server is honest again."""
+        self._rules.clear()
+
+    def open_connections(self) -> list[ServerConnection]:
+        """The connections not closed yet."""
+        return [c for c in self.connections if not c.closed.is_set()]
+
+    async def push(self, data: bytes, connection: ServerConnection | None = None) -> None:
+        """Write ``data`` now on one connection (default: every open one), unasked."""
+        targets = [connection] if connection is not None else self.open_connections()
+        for conn in targets:
+            conn.writer.write(data)
+            with contextlib.suppress(ConnectionError):
+                await conn.writer.drain()
+
+    # -- serving ----------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = ServerConnection(len(self.connections), writer)
+        self.connections.append(conn)
+        try:
+            while True:
+                request = await self._read_request(reader)
+                if request is None:
+                    conn.closed_by_peer = True
+                    break
+                conn.requests.append(request)
+                if not await self._answer(conn, request):
+                    conn.closed_by_server = True
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            conn.closed_by_peer = not conn.closed_by_server
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            conn.closed.set()
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> Request | None:
+        line = await reader.readline()
+        if not line:
+            return None
+        parts = line.strip().split()
+        if not parts:
+            return Request(b"", ())
+        command, args = parts[0], tuple(parts[1:])
+        data = None
+        if command in _STORAGE and len(args) >= 4 and args[3].isdigit():
+            block = await reader.readexactly(int(args[3]) + 2)
+            data = block[:-2]
+        return Request(command, args, data)
+
+    async def _answer(self, conn: ServerConnection, request: Request) -> bool:
+        honest = self._honest_reply(request)
+        for rule in self._rules:
+            if rule.remaining != 0 and rule.match(request):
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                script = rule.script
+                acts = script(request, honest) if callable(script) else script
+                return await self._play(conn, acts)
+        if honest:
+            conn.writer.write(honest)
+            await conn.writer.drain()
+        return True
+
+    async def _play(self, conn: ServerConnection, acts: Sequence[Act]) -> bool:
+        writer = conn.writer
+        for act in acts:
+            if act.delay:
+                await asyncio.sleep(act.delay)
+            if act.data:
+                writer.write(act.data)
+                await writer.drain()
+            left = act.flood
+            chunk = act.flood_byte * 65536
+            while left > 0:
+                writer.write(chunk[: min(left, len(chunk))])
+                left -= len(chunk)
+                await writer.drain()
+            if act.reset:
+                transport = writer.transport
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.abort()
+                return False
+            if act.close:
+                return False
+        return True
+
+    # -- the honest memcached -----------------------------------------------------
+    def _honest_reply(self, request: Request) -> bytes:
+        command, args = request.command, request.args
+        if command in _RETRIEVAL:
+            keys = args[1:] if command in (b"gat", b"gats") else args
+            out = []
+            for key in keys:
+                if key in self.store:
+                    flags, value = self.store[key]
+                    cas = b" %d" % self._cas if command in (b"gets", b"gats") else b""
+                    out.append(b"VALUE %s %d %d%s\r\n%s\r\n" % (key, flags, len(value), cas, value))
+            return b"".join(out) + b"END\r\n"
+        if command in _STORAGE and request.data is not None:
+            noreply = args[-1] == b"noreply"
+            self._cas += 1
+            self.store[args[0]] = (int(args[1]), request.data)
+            return b"" if noreply else b"STORED\r\n"
+        if command == b"delete" and args:
+            found = self.store.pop(args[0], None) is not None
+            return b"DELETED\r\n" if found else b"NOT_FOUND\r\n"
+        if command == b"version":
+            return b"VERSION 1.6.18-hostile\r\n"
+        if command == b"touch" and args:
+            return b"TOUCHED\r\n" if args[0] in self.store else b"NOT_FOUND\r\n"
+        if command == b"flush_all":
+            self.store.clear()
+            return b"OK\r\n"
+        if command == b"verbosity":
+            return b"OK\r\n"
+        return b"ERROR\r\n"
