@@ -190,6 +190,8 @@ class Connection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        if self._dead:
+            return  # closing: nobody waits for these bytes any more
         parser = self._parser
         pending = self._pending
         try:
@@ -204,6 +206,9 @@ class Connection(asyncio.Protocol):
                     fut.set_result(reply)
         except ProtocolError as exc:
             self._abort_stream(f"unparsable reply from {self.label}: {exc}")
+            return
+        except Exception as exc:  # a parser bug must not leave the stream half-read
+            self._abort_stream(f"reply from {self.label} failed to parse: {exc!r}")
             return
         if parser.has_buffered_data():
             self._abort_stream(f"{self.label} sent bytes while no request was waiting")
