@@ -19,13 +19,15 @@ from typing import Final
 from emcache_protocol._keys import (
     I32_MAX,
     I32_MIN,
+    MAX_KEY_LENGTH,
     U32_MAX,
     U64_MAX,
     as_value_bytes,
+    bad_key_byte,
     check_int,
     check_int_slow,
     check_key_slow,
-    key_fullmatch,
+    is_token,
 )
 from emcache_protocol.errors import ProtocolValidationError
 
@@ -92,7 +94,7 @@ def storage_command(
         TypeError: An argument has the wrong type.
         ProtocolValidationError: An argument is out of range (a ``ValueError``).
     """
-    if type(key) is not bytes or key_fullmatch(key) is None:
+    if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
         check_key_slow(key)
     if type(value) is not bytes:
         value = as_value_bytes(value)
@@ -164,7 +166,7 @@ def retrieval_command(command: bytes, keys: Sequence[bytes], exptime: int | None
         msg = "keys must be a sequence of keys, not a single key"
         raise TypeError(msg)
     for key in keys:
-        if type(key) is not bytes or key_fullmatch(key) is None:
+        if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
             check_key_slow(key, "each key")
     if not keys:
         msg = "keys must hold at least one key"
@@ -190,7 +192,7 @@ def incr_decr_command(command: bytes, key: bytes, delta: int, *, noreply: bool =
     """
     if command not in _INCR_DECR_COMMANDS:
         raise _bad_command(command, _INCR_DECR_COMMANDS)
-    if type(key) is not bytes or key_fullmatch(key) is None:
+    if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
         check_key_slow(key)
     delta = check_int("delta", delta, 0, U64_MAX)
     return b"%s %s %d%s\r\n" % (command, key, delta, _NOREPLY[bool(noreply)])
@@ -211,7 +213,7 @@ def touch_command(key: bytes, exptime: int, *, noreply: bool = False) -> bytes:
         TypeError: An argument has the wrong type.
         ProtocolValidationError: An argument is out of range (a ``ValueError``).
     """
-    if type(key) is not bytes or key_fullmatch(key) is None:
+    if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
         check_key_slow(key)
     exptime = check_int("exptime", exptime, I32_MIN, I32_MAX)
     return b"touch %s %d%s\r\n" % (key, exptime, _NOREPLY[bool(noreply)])
@@ -231,7 +233,7 @@ def delete_command(key: bytes, *, noreply: bool = False) -> bytes:
         TypeError: ``key`` is not ``bytes``.
         ProtocolValidationError: ``key`` is not a valid key (a ``ValueError``).
     """
-    if type(key) is not bytes or key_fullmatch(key) is None:
+    if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
         check_key_slow(key)
     return b"delete %s%s\r\n" % (key, _NOREPLY[bool(noreply)])
 
@@ -278,7 +280,7 @@ def stats_command(*args: str | bytes) -> bytes:
     tokens = [b"stats"]
     for arg in args:
         token = arg.encode("ascii", "replace") if isinstance(arg, str) else arg
-        if type(token) is not bytes or key_fullmatch(token) is None:
+        if type(token) is not bytes or not is_token(token):
             check_key_slow(token, "stats argument")
         if not token.isascii() or (isinstance(arg, str) and not arg.isascii()):
             msg = f"stats argument must be ASCII, got {arg!r}"
@@ -364,8 +366,8 @@ def auth_command(username: str | bytes, password: str | bytes) -> bytes:
             ``ValueError``). Messages never include the credentials.
     """
     user = _credential("username", username)
-    if key_fullmatch(user) is None:
-        msg = "username must not contain whitespace or control bytes"
+    if not is_token(user):
+        msg = "username must be at most 250 bytes, without whitespace or control bytes"
         raise ProtocolValidationError(msg)
     secret = _credential("password", password)
     data = user + b" " + secret

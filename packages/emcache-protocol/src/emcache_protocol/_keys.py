@@ -26,9 +26,14 @@ U64_MAX: Final = 2**64 - 1
 I32_MIN: Final = -(2**31)
 I32_MAX: Final = 2**31 - 1
 
-# One match decides both the length (1..250) and the alphabet of a key.
-key_fullmatch: Final = re.compile(rb"[^\x00-\x20\x7f]{1,250}").fullmatch
+# A search for a forbidden byte is about twice as fast as a bounded fullmatch.
 _BAD_KEY_BYTE: Final = re.compile(rb"[\x00-\x20\x7f]")
+bad_key_byte: Final = _BAD_KEY_BYTE.search
+
+
+def is_token(data: bytes) -> bool:
+    """Whether ``data`` is a valid key-like token: 1..250 bytes, none <= 0x20 nor 0x7f."""
+    return 0 < len(data) <= MAX_KEY_LENGTH and bad_key_byte(data) is None
 
 
 def validate_key(key: bytes) -> None:
@@ -42,7 +47,7 @@ def validate_key(key: bytes) -> None:
         ProtocolValidationError: ``key`` is empty, longer than 250 bytes, or holds a
             byte <= 0x20 (whitespace, control) or 0x7f. A ``ValueError``.
     """
-    if type(key) is not bytes or key_fullmatch(key) is None:
+    if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
         check_key_slow(key)
 
 

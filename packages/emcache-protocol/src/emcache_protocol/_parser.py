@@ -59,9 +59,17 @@ __all__ = ["ResponseParser"]
 _MAX_LINE: Final = 64 * 1024
 _MAX_SHOWN: Final = 80
 
-_VALUE_LINE: Final = re.compile(
-    rb"VALUE ([^\x00-\x20\x7f]{1,250}) ([0-9]{1,10}) ([0-9]{1,20})(?: ([0-9]{1,20}))?\r\n"
-).match
+# A VALUE line: key (1..250 bytes, no control byte, space or DEL), flags, length, cas.
+# Possessive repeats: a field never gives back bytes, which saves backtracking work.
+_VALUE_HEADER: Final = (
+    rb"VALUE ([!-~\x80-\xff]{1,250}+) ([0-9]{1,10}+) ([0-9]{1,20}+)(?: ([0-9]{1,20}+))?\r\n"
+)
+_VALUE_LINE: Final = re.compile(_VALUE_HEADER).match
+# The next item of a retrieval reply: a VALUE line or END (groups are None for END).
+_ITEM: Final = re.compile(rb"(?:" + _VALUE_HEADER + rb"|END\r\n)").match
+# The terminator of a data block and the item after it, in one match.
+_NEXT_ITEM: Final = re.compile(rb"\r\n(?:" + _VALUE_HEADER + rb"|END\r\n)").match
+_new_value: Final = tuple.__new__  # builds a Value without the Python-level __new__
 _CONFIG_TRAILER: Final = b"\r\nEND\r\n"
 _CONFIG_LINE: Final = re.compile(rb"CONFIG cluster ([0-9]{1,10}) ([0-9]{1,20})\r\n").match
 
@@ -195,6 +203,33 @@ class ResponseParser:
         if self._chunks and not self._join():
             return NEED_DATA
         if kind is ReplyKind.RETRIEVAL:
+            # Fast path: a whole single-value reply, VALUE <k> <f> <n>\r\n<data>\r\nEND\r\n.
+            if not self._values:
+                buf = self._buf
+                match = _VALUE_LINE(buf, self._pos)
+                if match is not None:
+                    key, flags, size, cas = match.groups()
+                    start = match.end()
+                    end = start + int(size)
+                    if (
+                        buf.startswith(b"\r\nEND\r\n", end)
+                        and end - start <= self._max_value_size
+                        and (keys is None or (keys and keys[0] == key))
+                        and (flags == b"0" or int(flags) <= U32_MAX)
+                        and (cas is None or int(cas) <= U64_MAX)
+                    ):
+                        self._pos = end + 7
+                        return [
+                            _new_value(
+                                Value,
+                                (
+                                    key if keys is None else keys[0],
+                                    0 if flags == b"0" else int(flags),
+                                    buf[start:end],
+                                    None if cas is None else int(cas),
+                                ),
+                            )
+                        ]
             return self._retrieval(keys)
         if kind is ReplyKind.STORAGE:
             buf = self._buf
@@ -329,58 +364,59 @@ class ResponseParser:
             return error
 
     def _retrieval(self, keys: Sequence[bytes] | None) -> object:
+        """The general retrieval path: any number of values, possibly split anywhere.
+
+        Values already read stay in ``_values`` (and the next expected key in
+        ``_key_index``) while the rest of the reply has not arrived.
+        """
         buf = self._buf
         pos = self._pos
         values = self._values
-        while True:
-            if buf.startswith(b"END\r\n", pos):
-                self._pos = pos + 5
-                if values:
-                    self._values = []
-                    self._key_index = 0
-                return values if values else []
-            match = _VALUE_LINE(buf, pos)
-            if match is None:
-                self._pos = pos
-                return self._retrieval_other()
+        index = self._key_index
+        max_size = self._max_value_size
+        match = _ITEM(buf, pos)
+        while match is not None:
             key, flags, size, cas = match.groups()
-            size_value = int(size)
-            if size_value > self._max_value_size:
-                raise self._too_large(size_value)
+            if key is None:  # END
+                self._pos = match.end()
+                self._values = []
+                self._key_index = 0
+                return values
             start = match.end()
-            end = start + size_value
+            end = start + int(size)
+            if end - start > max_size:
+                raise self._too_large(end - start)
             if end + 2 > len(buf):
                 self._pos = pos
+                self._key_index = index
                 return self._wait(end + 2 - pos)
-            if buf[end : end + 2] != b"\r\n":
-                msg = f"data block of {key!r} not followed by \\r\\n: {_shown(buf[end : end + 2])}"
-                raise ProtocolError(msg)
             if keys is not None:
-                key = self._expected_key(keys, key)
-            flags_value = int(flags)
-            if flags_value > U32_MAX:
-                raise ProtocolError(f"flags out of range in a VALUE line: {flags_value}")
+                if index < len(keys) and keys[index] == key:
+                    key = keys[index]
+                    index += 1
+                else:
+                    key, index = _expected_key(keys, index, key)
+            if flags == b"0":
+                flags_value = 0
+            else:
+                flags_value = int(flags)
+                if flags_value > U32_MAX:
+                    raise ProtocolError(f"flags out of range in a VALUE line: {flags_value}")
             if cas is None:
-                values.append(Value(key, flags_value, buf[start:end], None))
+                values.append(_new_value(Value, (key, flags_value, buf[start:end], None)))
             else:
                 cas_value = int(cas)
                 if cas_value > U64_MAX:
                     raise ProtocolError(f"cas out of range in a VALUE line: {cas_value}")
-                values.append(Value(key, flags_value, buf[start:end], cas_value))
+                values.append(_new_value(Value, (key, flags_value, buf[start:end], cas_value)))
             pos = end + 2
-
-    def _expected_key(self, keys: Sequence[bytes], key: bytes) -> bytes:
-        """Advance past ``key`` among the keys still expected; refuse any other key."""
-        index = self._key_index
-        count = len(keys)
-        while index < count:
-            expected = keys[index]
-            index += 1
-            if expected == key:
-                self._key_index = index
-                return expected
-        msg = f"VALUE for a key that was not requested at this point: {_shown(key)}"
-        raise ProtocolError(msg)
+            match = _NEXT_ITEM(buf, end)
+            if match is None and not buf.startswith(b"\r\n", end):
+                msg = f"data block of {key!r} not followed by \\r\\n: {_shown(buf[end:pos])}"
+                raise ProtocolError(msg)
+        self._pos = pos
+        self._key_index = index
+        return self._retrieval_other()
 
     def _too_large(self, size: int) -> ProtocolError:
         return ProtocolError(f"data block of {size} bytes exceeds max_value_size")
@@ -424,6 +460,18 @@ class ResponseParser:
             return self._wait(end + 7 - pos)
         self._pos = end + 7
         return _cluster_config(buf[start:end])
+
+
+def _expected_key(keys: Sequence[bytes], index: int, key: bytes) -> tuple[bytes, int]:
+    """Skip requested keys that missed up to ``key``; refuse a key not among them."""
+    count = len(keys)
+    while index < count:
+        expected = keys[index]
+        index += 1
+        if expected == key:
+            return expected, index
+    msg = f"VALUE for a key that was not requested at this point: {_shown(key)}"
+    raise ProtocolError(msg)
 
 
 def _cluster_config(block: bytes) -> ClusterConfig:

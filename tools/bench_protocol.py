@@ -1,0 +1,247 @@
+"""Benchmark of the emcache_protocol parser and encoder against emcache 1.3.3's.
+
+Run from the workspace root::
+
+    hatch run python tools/bench_protocol.py
+
+Four workloads, each timed as the best of ``--repeat`` runs:
+
+1. ``get1``: N single-value get replies, each fed as its own chunk.
+2. ``get4k``: the same replies as one pipelined stream fed in 4 KB chunks.
+3. ``multi100``: a 100-key multi-get reply, fed as one chunk, parsed ``--multi`` times.
+4. ``encode``: encoding N set requests (key validation included).
+
+The peer half runs in the peer's own virtualenv (its import name, ``emcache``,
+clashes with ours), driven through its compiled parser classes the way its
+client uses them: a new parser per request, then its result lists are read.
+The peer cannot parse several replies from one chunk (one request in flight
+per connection), so ``get4k`` has no peer figure. For ``encode`` the peer's
+encoder is an ``async`` method; the cost of creating and finishing an empty
+coroutine of the same shape is measured and subtracted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+PEER_PYTHON = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    ".peers",
+    "emcache-1.3.3",
+    "bin",
+    "python",
+)
+VALUE = b"x" * 100
+CHUNK = 4096
+MULTI_KEYS = 100
+
+
+def workload(n: int) -> dict[str, Any]:
+    """The keys and reply bytes every workload uses, identical on both sides."""
+    keys = [b"key:%08d" % i for i in range(n)]
+    replies = [b"VALUE %s 0 %d\r\n%s\r\nEND\r\n" % (k, len(VALUE), VALUE) for k in keys]
+    multi_keys = keys[:MULTI_KEYS]
+    multi = b"".join(b"VALUE %s 0 %d\r\n%s\r\n" % (k, len(VALUE), VALUE) for k in multi_keys)
+    return {"keys": keys, "replies": replies, "multi_keys": multi_keys, "multi": multi + b"END\r\n"}
+
+
+def best_ns(run: Callable[[], None], repeat: int) -> int:
+    """The fastest of ``repeat`` runs, in CPU nanoseconds, with the collector paused.
+
+    CPU time of this process, not wall time: the figures stay comparable on a
+    machine where other work competes for the cores.
+    """
+    best = None
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()
+        start = time.process_time_ns()
+        run()
+        elapsed = time.process_time_ns() - start
+        gc.enable()
+        best = elapsed if best is None else min(best, elapsed)
+    assert best is not None
+    return best
+
+
+def ours(n: int, multi: int, repeat: int) -> dict[str, float]:
+    """ns per operation of emcache_protocol."""
+    from emcache_protocol import NEED_DATA, ReplyKind, ResponseParser, storage_command
+
+    data = workload(n)
+    replies = data["replies"]
+    key_lists = [(k,) for k in data["keys"]]
+    retrieval = ReplyKind.RETRIEVAL
+
+    def get1() -> None:
+        parser = ResponseParser()
+        receive, next_reply = parser.receive_data, parser.next_reply
+        for reply, keys in zip(replies, key_lists, strict=True):
+            receive(reply)
+            next_reply(retrieval, keys)
+
+    stream = b"".join(replies)
+    chunks = [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
+
+    def get4k() -> None:
+        parser = ResponseParser()
+        receive, next_reply = parser.receive_data, parser.next_reply
+        index = 0
+        for chunk in chunks:
+            receive(chunk)
+            while index < n:
+                if next_reply(retrieval, key_lists[index]) is NEED_DATA:
+                    break
+                index += 1
+        assert index == n
+
+    multi_reply, multi_keys = data["multi"], data["multi_keys"]
+
+    def multi100() -> None:
+        parser = ResponseParser()
+        receive, next_reply = parser.receive_data, parser.next_reply
+        for _ in range(multi):
+            receive(multi_reply)
+            next_reply(retrieval, multi_keys)
+
+    keys = data["keys"]
+
+    def encode() -> None:
+        for key in keys:
+            storage_command(b"set", key, VALUE, 0, 0)
+
+    check = ResponseParser()
+    check.receive_data(multi_reply)
+    assert len(check.next_reply(retrieval, multi_keys)) == MULTI_KEYS  # type: ignore[arg-type]
+    return {
+        "get1": best_ns(get1, repeat) / n,
+        "get4k": best_ns(get4k, repeat) / n,
+        "multi100": best_ns(multi100, repeat) / multi,
+        "encode": best_ns(encode, repeat) / n,
+    }
+
+
+def peer(n: int, multi: int, repeat: int) -> dict[str, float]:
+    """ns per operation of emcache 1.3.3 (run inside the peer's virtualenv)."""
+    from emcache._cython import cyemcache  # type: ignore[import-not-found]
+    from emcache.protocol import MemcacheAsciiProtocol  # type: ignore[import-not-found]
+
+    class Done:
+        """Stands for the asyncio future the peer's parser resolves."""
+
+        __slots__ = ("count",)
+
+        def __init__(self) -> None:
+            self.count = 0
+
+        def set_result(self, result: object) -> None:
+            self.count += 1
+
+    data = workload(n)
+    replies = data["replies"]
+    multi_parser = cyemcache.AsciiMultiLineParser
+
+    def get1() -> None:
+        done = Done()
+        for reply in replies:
+            parser = multi_parser(done)
+            parser.feed_data(reply)
+            parser.keys(), parser.values(), parser.flags(), parser.cas(), parser.client_error()
+        assert done.count == n
+
+    multi_reply = data["multi"]
+
+    def multi100() -> None:
+        done = Done()
+        for _ in range(multi):
+            parser = multi_parser(done)
+            parser.feed_data(multi_reply)
+            parser.keys(), parser.values(), parser.flags(), parser.cas(), parser.client_error()
+        assert done.count == multi
+        assert len(parser.values()) == MULTI_KEYS
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+    protocol = object.__new__(MemcacheAsciiProtocol)
+    protocol._transport = Transport()
+    keys = data["keys"]
+    is_key_valid = cyemcache.is_key_valid
+    storage = protocol.storage_command
+
+    def encode() -> None:
+        for key in keys:
+            if is_key_valid(key) is False:
+                raise ValueError(key)
+            try:
+                storage(b"set", key, VALUE, 0, 0, True, None).send(None)
+            except StopIteration:
+                pass
+
+    async def empty(*args: object) -> None:
+        return None
+
+    def coroutine_overhead() -> None:
+        for key in keys:
+            try:
+                empty(b"set", key, VALUE, 0, 0, True, None).send(None)
+            except StopIteration:
+                pass
+
+    overhead = best_ns(coroutine_overhead, repeat) / n
+    return {
+        "get1": best_ns(get1, repeat) / n,
+        "multi100": best_ns(multi100, repeat) / multi,
+        "encode": best_ns(encode, repeat) / n - overhead,
+        "encode_raw": best_ns(encode, repeat) / n,
+    }
+
+
+def main() -> None:
+    """Run both halves and print ns per operation and the ratios."""
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("-n", type=int, default=100_000, help="replies / requests per run")
+    cli.add_argument("--multi", type=int, default=2_000, help="100-key replies per run")
+    cli.add_argument("--repeat", type=int, default=5, help="runs; the best one counts")
+    cli.add_argument("--peer-python", default=PEER_PYTHON, help="python of the peer venv")
+    cli.add_argument("--as-peer", action="store_true", help=argparse.SUPPRESS)
+    args = cli.parse_args()
+    if args.as_peer:
+        print(json.dumps(peer(args.n, args.multi, args.repeat)))
+        return
+    mine = ours(args.n, args.multi, args.repeat)
+    theirs: dict[str, float] = {}
+    if os.path.exists(args.peer_python):
+        command = [args.peer_python, os.path.abspath(__file__), "--as-peer"]
+        command += ["-n", str(args.n), "--multi", str(args.multi), "--repeat", str(args.repeat)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        theirs = json.loads(output)
+    rows = [
+        ("get1", "single-value get reply, one chunk per reply", "ns/reply"),
+        ("get4k", "single-value get replies, 4 KB chunks", "ns/reply"),
+        ("multi100", "100-key multi-get reply", "ns/reply"),
+        ("encode", "encode a set request (100-byte value)", "ns/request"),
+    ]
+    print(f"python {sys.version.split()[0]}, n={args.n}, multi={args.multi}, best of {args.repeat}")
+    print(f"| {'workload':<44} | {'unit':<10} | {'ours':>9} | {'1.3.3':>9} | {'ours/1.3.3':>10} |")
+    print(f"|{'-' * 46}|{'-' * 12}|{'-' * 11}|{'-' * 11}|{'-' * 12}|")
+    for name, label, unit in rows:
+        peer_ns = theirs.get(name)
+        peer_text = f"{peer_ns:9.0f}" if peer_ns else f"{'n/a':>9}"
+        ratio = f"{mine[name] / peer_ns:10.2f}" if peer_ns else f"{'n/a':>10}"
+        print(f"| {label:<44} | {unit:<10} | {mine[name]:9.0f} | {peer_text} | {ratio} |")
+    if "encode_raw" in theirs:
+        print(f"(1.3.3 encode including its coroutine: {theirs['encode_raw']:.0f} ns/request)")
+
+
+if __name__ == "__main__":
+    main()
