@@ -238,3 +238,12 @@ async def test_pool_restores_min_connections_after_losing_them(memcached, make_p
     await _wait_for(lambda: pool.metrics().cur_connections == 2, within=2.0)
     reply = await pool.execute(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE, timeout=1.0)
     assert reply is Status.STORED
+
+
+@pytest.mark.asyncio
+async def test_pool_reports_an_unusable_address_as_connect_error(make_pool):
+    """A port or host name that cannot even be tried fails with ConnectError, cause attached."""
+    pool = make_pool(MemcachedHostAddress("127.0.0.1", 70000))
+    with pytest.raises(ConnectError, match="port") as caught:
+        await _get(pool, b"k", timeout=1.0)
+    assert isinstance(caught.value.__cause__, OverflowError)

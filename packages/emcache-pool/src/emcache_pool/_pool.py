@@ -311,20 +311,21 @@ class ConnectionPool:
         conn: Connection | None = None
         try:
             async with asyncio.timeout(config.connection_timeout):
-                conn = await open_connection(
-                    self.endpoint,
-                    ssl_context=config.ssl_context,
-                    server_hostname=self._server_hostname,
-                )
+                try:
+                    conn = await open_connection(
+                        self.endpoint,
+                        ssl_context=config.ssl_context,
+                        server_hostname=self._server_hostname,
+                    )
+                except Exception as exc:  # OSError, ssl.SSLError, but also a bad port or name
+                    msg = f"cannot connect to {self._label}: {type(exc).__name__}: {exc}"
+                    raise ConnectError(msg) from exc
                 if config.on_connect is not None:
                     await config.on_connect(conn)
         except TimeoutError as exc:
             self._discard(conn)
             msg = f"timed out after {config.connection_timeout} s connecting to {self._label}"
             raise ConnectError(msg) from exc
-        except OSError as exc:
-            self._discard(conn)
-            raise ConnectError(f"cannot connect to {self._label}: {exc}") from exc
         except BaseException:
             self._discard(conn)
             raise
