@@ -39,6 +39,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Final, Literal
 
+from emcache_protocol._bulk import read_whole_reply
 from emcache_protocol._keys import U32_MAX, U64_MAX
 from emcache_protocol._replies import (
     NEED_DATA,
@@ -230,6 +231,9 @@ class ResponseParser:
                                 ),
                             )
                         ]
+                elif buf.startswith(b"END\r\n", self._pos):
+                    self._pos += 5
+                    return []
             return self._retrieval(keys)
         if kind is ReplyKind.STORAGE:
             buf = self._buf
@@ -372,8 +376,13 @@ class ResponseParser:
         buf = self._buf
         pos = self._pos
         values = self._values
-        index = self._key_index
         max_size = self._max_value_size
+        if not values:
+            whole = read_whole_reply(buf, pos, keys, max_size)
+            if whole is not None:
+                self._pos = whole[1]
+                return whole[0]
+        index = self._key_index
         match = _ITEM(buf, pos)
         while match is not None:
             key, flags, size, cas = match.groups()
