@@ -12,7 +12,7 @@ from cluster_support import RecordingEvents, address, config, wait_until
 
 from emcache_cluster import AutodiscoveryError, Cluster
 from emcache_cluster._autodiscovery import discovered_endpoints
-from emcache_pool import MemcachedHostAddress
+from emcache_pool import MemcachedHostAddress, PoolConfig
 from emcache_protocol import ClusterConfig as ConfigReply
 from emcache_protocol import ConfigNode, ReplyKind, retrieval_command, storage_command
 
@@ -233,6 +233,22 @@ async def test_create_asks_the_next_configuration_endpoint(memcached, config_end
         assert cluster.cluster_managment.nodes() == [address(memcached)]
     finally:
         await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_create_lets_an_on_connect_error_through(config_endpoint):
+    """An on-connect step refusing the configuration endpoint is not hidden as a discovery error."""
+
+    class Refused(Exception):
+        pass
+
+    async def refuse(connection):
+        raise Refused("bad credentials")
+
+    config_endpoint.set_nodes([("127.0.0.1", 1)])
+    pool = PoolConfig(connection_timeout=1.0, on_connect=refuse)
+    with pytest.raises(Refused):
+        await Cluster.create([config_address(config_endpoint)], discovery(pool=pool))
 
 
 @pytest.mark.asyncio

@@ -14,3 +14,19 @@ def test_version_is_a_string() -> None:
     """The package exposes its version from __about__."""
     assert isinstance(emcache_cluster.__version__, str)
     assert emcache_cluster.__version__.count(".") == 2
+
+
+def test_contract_names_are_exported() -> None:
+    """The names the facade and users import are all there."""
+    expected = {
+        "AutodiscoveryError",
+        "Cluster",
+        "ClusterConfig",
+        "ClusterError",
+        "ClusterEvents",
+        "ClusterManagment",
+        "ClusterNoAvailableNodes",
+    }
+    assert expected <= set(emcache_cluster.__all__)
+    assert issubclass(emcache_cluster.ClusterNoAvailableNodes, emcache_cluster.ClusterError)
+    assert issubclass(emcache_cluster.AutodiscoveryError, emcache_cluster.ClusterError)

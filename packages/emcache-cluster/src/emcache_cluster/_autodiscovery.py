@@ -30,7 +30,7 @@ import attrs
 
 from emcache_cluster.errors import AutodiscoveryError
 from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, PoolConfig
-from emcache_pool.errors import PoolError
+from emcache_pool.errors import PoolError, ServerProtocolError
 from emcache_protocol import ClusterConfig as ConfigReply
 from emcache_protocol import ErrorReply, ProtocolError, ReplyKind, config_get_cluster_command
 
@@ -84,7 +84,7 @@ async def fetch_config(endpoint: Endpoint, pool: PoolConfig, within: float) -> C
     except TimeoutError:
         msg = f"{where} did not answer `config get cluster` within {within} s"
         raise AutodiscoveryError(msg) from None
-    except ProtocolError as exc:
+    except (ProtocolError, ServerProtocolError) as exc:
         msg = f"{where} answered `config get cluster` with an unparsable reply ({exc})"
         raise AutodiscoveryError(msg) from exc
     except (PoolError, OSError) as exc:

@@ -36,9 +36,6 @@ __all__ = ["Cluster"]
 
 logger = logging.getLogger("emcache_cluster")
 
-_DRAIN_GRACE = 5.0
-"""Seconds :meth:`Cluster.close` lets removed nodes finish in-flight requests."""
-
 
 class Cluster:
     """Nodes of one memcached cluster, each with its connection pool.
@@ -47,6 +44,19 @@ class Cluster:
         cluster_managment: The read-only view handed to event hooks.
     """
 
+    __slots__ = (
+        "_autodiscovery",
+        "_closed",
+        "_config",
+        "_dispatcher",
+        "_draining",
+        "_hasher",
+        "_nodes",
+        "_pool_by_id",
+        "_single",
+        "cluster_managment",
+    )
+
     def __init__(self, config: ClusterConfig) -> None:
         """Use :meth:`create`; this only sets up empty state."""
         self._config = config
@@ -54,7 +64,7 @@ class Cluster:
         self._single: ConnectionPool | None = None
         self._hasher: Hasher | None = None
         self._pool_by_id: dict[str, ConnectionPool] = {}
-        self._draining: set[asyncio.Task[None]] = set()
+        self._draining: dict[asyncio.Task[None], ConnectionPool] = {}
         self._autodiscovery: Autodiscovery | None = None
         self._closed = False
         self.cluster_managment = ClusterManagment(self._nodes)
@@ -145,13 +155,12 @@ class Cluster:
             await self._autodiscovery.close()
         if self._dispatcher is not None:
             await self._dispatcher.close()
+        # Removed nodes still draining are closed too: close() fails what is in flight
+        # on every pool alike, and each drain then ends at once.
         pools = [node.pool for node in self._nodes.values()]
+        pools += self._draining.values()
         await asyncio.gather(*(pool.close() for pool in pools))
-        if self._draining:
-            _, late = await asyncio.wait(self._draining, timeout=_DRAIN_GRACE)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        await asyncio.gather(*self._draining, return_exceptions=True)
 
     # -- membership -----------------------------------------------------------
     async def _start_autodiscovery(self, config_endpoints: Sequence[Endpoint]) -> None:
@@ -188,8 +197,8 @@ class Cluster:
         self._rebuild_routing()
         for node in removed:
             task = asyncio.get_running_loop().create_task(node.pool.drain_and_close())
-            self._draining.add(task)
-            task.add_done_callback(self._draining.discard)
+            self._draining[task] = node.pool
+            task.add_done_callback(self._draining.pop)
         logger.info(
             "autodiscovery: added %s, removed %s",
             [endpoint_text(e) for e in added] or "none",
