@@ -165,6 +165,18 @@ def _num(value: float | None, digits: int = 0) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
+def _load_note(meta: dict[str, Any]) -> list[str]:
+    busy = meta.get("background_busy_median")
+    if busy is None:
+        return [""]
+    return [
+        "",
+        f"Other load on the machine just before a run (share of all CPU busy, median over runs): "
+        f"{busy:.0%}; highest {meta.get('background_busy_max', 0):.0%}.",
+        "",
+    ]
+
+
 def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[Record]) -> str:
     """The results page fragment: targets first, then one table per workload."""
     idx = Index(records)
@@ -175,8 +187,10 @@ def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[
         "and wrong results) and timeouts are summed over the rounds; *stalled* is the number of "
         "tasks that completed no operation in a measured window. *ours / this* divides our "
         "figure (same loop and pool setting; our defaults for the ceiling row, our asyncio figure "
-        "for pymemcache, which runs threads) by the row's.",
+        "for pymemcache, which runs threads) by the row's. *CPU µs/op* is the client process's "
+        "CPU time per operation (memcached's not included).",
         "",
+        *_load_note(meta),
         "#### Targets",
         "",
         "| Target | Measured | Met |",
@@ -189,8 +203,8 @@ def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[
     for workload in workloads:
         out += ["", f"#### {TITLES[workload]}", ""]
         out.append("| loop | pool | client | ops/s | p50 µs | p99 µs | errors | timeouts | stalled "
-                   "| ours / this |")  # fmt: skip
-        out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                   "| CPU µs/op | ours / this |")  # fmt: skip
+        out.append("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for loop in ("asyncio", "uvloop", "threads"):
             for setting in ("default", "mc32"):
                 # pymemcache runs threads, no event loop: compared with ours on asyncio.
@@ -206,7 +220,7 @@ def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[
                         f"| {loop} | {SETTING_NAMES[setting]} | {client} "
                         f"| {_num(s['ops_per_s'])} | {_num(s.get('p50_us'))} "
                         f"| {_num(s.get('p99_us'))} | {s['errors']} | {s['timeouts']} "
-                        f"| {s['stalled_tasks']} | {ratio} |"
+                        f"| {s['stalled_tasks']} | {_num(s.get('cpu_us_per_op'), 1)} | {ratio} |"
                     )
     failed = [r for r in records if "failed" in r["summary"]]
     if failed:

@@ -117,9 +117,36 @@ def run_cell(cell: Cell, args: argparse.Namespace, nodes: str) -> dict[str, Any]
         return {"failed": f"no result within {limit:.0f} s"}
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
-        return {"failed": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]}
+        err = proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"]
+        where = [line.strip() for line in err if line.lstrip().startswith("File ")][-1:]
+        return {"failed": " / ".join([err[-1], *where])}
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+def busy_fraction(seconds: float = 0.15) -> float:
+    """Share of the machine's CPU time spent busy (by anything) over a short sample."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_quiet(limit: float, threshold: float = 0.2) -> float:
+    """Wait (at most ``limit`` s) for other work to leave the machine; return the busy share."""
+    deadline = time.monotonic() + limit
+    busy = busy_fraction()
+    while busy > threshold and time.monotonic() < deadline:
+        time.sleep(0.5)
+        busy = busy_fraction()
+    return busy
 
 
 def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -129,13 +156,14 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         reason = next((r.get("failed") or r.get("skipped") for r in rounds), "no result")
         return {"failed": reason}
     out: dict[str, Any] = {"rounds": len(ok)}
-    for name in ("ops_per_s", "p50_us", "p99_us", "rss_growth"):
+    for name in ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op", "rss_growth"):
         values = [r[name] for r in ok if name in r]
         if values:
             out[name] = statistics.median(values)
     for name in ("errors", "timeouts", "exceptions", "misses"):
         out[name] = sum(r.get(name, 0) for r in ok)
     out["stalled_tasks"] = max(r.get("stalled_tasks", 0) for r in ok)
+    out["background_busy"] = max(r.get("background_busy", 0.0) for r in ok)
     out["first_error"] = next((r["first_error"] for r in ok if r.get("first_error")), None)
     out["version"] = ok[0].get("version")
     return out
@@ -147,7 +175,7 @@ def ours_available(python: str) -> bool:
 
 
 def estimate(groups: list[list[Cell]], args: argparse.Namespace) -> float:
-    per_cell = float(args.duration + args.warmup) + 0.25  # + start-up and preload
+    per_cell = float(args.duration + args.warmup) + 0.4  # + start-up and preload
     return float(sum(len(g) for g in groups) * args.rounds * per_cell)
 
 
@@ -161,6 +189,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="seconds before measuring (default 0.5)")
     parser.add_argument("--rounds", type=int, help="runs per cell, median kept (default 2)")
     parser.add_argument("--quick", action="store_true", help="32-task workloads, 1 short round")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=3.0,
+        help="seconds to wait at most, before each run, for other load on the machine to go",
+    )
+    parser.add_argument(
+        "--quiet-budget",
+        type=float,
+        help="total seconds of such waiting in the whole run (default 60; 15 with --quick)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the 1M-operation RSS check")
     parser.add_argument("--out", type=Path, help="output folder (default docs/bench)")
     parser.add_argument(
@@ -173,6 +212,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.warmup = args.warmup if args.warmup is not None else (0.3 if quick else 0.5)
     args.rounds = args.rounds or (1 if quick else 2)
     args.out = args.out or (ROOT / ".bench" if quick else ROOT / "docs" / "bench")
+    if args.quiet_budget is None:
+        args.quiet_budget = 15.0 if quick else 60.0
     args.memory = not (quick or args.no_memory) and "ours" in args.clients
     return args
 
@@ -191,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         args.clients = [c for c in args.clients if c != "ours"]
         args.memory = False
     groups = plan(args)
-    total = estimate(groups, args) + (40 if args.memory else 0)
+    total = estimate(groups, args) + (40 if args.memory else 0) + args.quiet_budget
     log(f"{sum(map(len, groups))} cells x {args.rounds} rounds, about {total / 60:.1f} min")
 
     started = time.monotonic()
@@ -200,13 +241,18 @@ def main(argv: list[str] | None = None) -> int:
     with MemcachedLauncher() as launcher:
         procs = launcher.start(4)
         all_nodes = ",".join(f"{p.host}:{p.port}" for p in procs)
+        quiet_budget = args.quiet_budget
         for rnd in range(args.rounds):
             for group in groups:
                 shift = rnd % len(group)
                 for cell in group[shift:] + group[:shift]:
                     spec = WORKLOADS[cell.workload]
                     nodes = all_nodes if spec.nodes > 1 else all_nodes.split(",")[0]
+                    waited = time.monotonic()
+                    busy = wait_quiet(min(args.quiet_wait, quiet_budget))
+                    quiet_budget = max(0.0, quiet_budget - (time.monotonic() - waited))
                     result = run_cell(cell, args, nodes)
+                    result["background_busy"] = busy
                     raw.setdefault(cell.key(), []).append(result)
                     cells[cell.key()] = cell
                     log(f"[{rnd + 1}/{args.rounds}] {cell.key():48} {brief(result)}")
@@ -220,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     records = [
         {**vars(cells[k]), "summary": summarize(v), "runs": v} for k, v in sorted(raw.items())
     ]
+    loads: list[float] = [
+        r["background_busy"] for runs in raw.values() for r in runs if "background_busy" in r
+    ]
     meta = {
+        "background_busy_median": statistics.median(loads) if loads else None,
+        "background_busy_max": max(loads) if loads else None,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",

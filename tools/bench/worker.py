@@ -245,20 +245,27 @@ async def run_async(args: argparse.Namespace, workload: Workload) -> dict[str, A
 async def measure_window(stats: Stats, warmup: float, duration: float) -> dict[str, Any]:
     await asyncio.sleep(warmup)
     stats.measuring = True
-    before, start = list(stats.counts), time.perf_counter()
+    before, start, cpu = list(stats.counts), time.perf_counter(), time.process_time()
     stats.errors = stats.timeouts = stats.misses = 0
     await asyncio.sleep(duration)
     stats.measuring = False
-    return window_result(stats, before, start)
+    return window_result(stats, before, start, cpu)
 
 
-def window_result(stats: Stats, before: list[int], start: float) -> dict[str, Any]:
-    """Operations per second over the window, and how many tasks completed none in it."""
+def window_result(stats: Stats, before: list[int], start: float, cpu: float) -> dict[str, Any]:
+    """Rate over the window, client CPU per operation, and tasks that completed nothing in it."""
     elapsed = time.perf_counter() - start
+    cpu_used = time.process_time() - cpu
     after = list(stats.counts)
     ops = sum(after) - sum(before)
     stalled = sum(1 for b, a in zip(before, after, strict=True) if a == b)
-    return {"ops": ops, "elapsed": elapsed, "ops_per_s": ops / elapsed, "stalled_tasks": stalled}
+    return {
+        "ops": ops,
+        "elapsed": elapsed,
+        "ops_per_s": ops / elapsed,
+        "cpu_us_per_op": cpu_used / max(ops, 1) * 1e6,
+        "stalled_tasks": stalled,
+    }
 
 
 async def measure_memory(stats: Stats, workload: Workload) -> dict[str, Any]:
@@ -360,11 +367,11 @@ def run_threads(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
     go.set()
     time.sleep(args.warmup)
     stats.measuring = True
-    before, start = list(stats.counts), time.perf_counter()
+    before, start, cpu = list(stats.counts), time.perf_counter(), time.process_time()
     stats.errors = stats.timeouts = stats.misses = 0
     time.sleep(args.duration)
     stats.measuring = False
-    result = window_result(stats, before, start)
+    result = window_result(stats, before, start, cpu)
     stats.stopping = True
     for t in threads:
         t.join(10)
