@@ -36,8 +36,9 @@ class ClusterConfig:
         autodiscovery_poll_interval: Seconds between two polls.
         autodiscovery_timeout: Seconds one poll may take, connection included;
             also how long :meth:`Cluster.create` waits for the first discovery.
-        hasher_factory: Builds the hasher from the node ids of the routing set;
-            the default routes keys exactly as emcache 1.x does.
+        hasher_factory: Builds the hasher from the node ids of the routing set,
+            each time that set changes and holds two nodes or more (one node
+            needs no hashing); the default routes keys exactly as emcache 1.x.
     """
 
     pool: PoolConfig
