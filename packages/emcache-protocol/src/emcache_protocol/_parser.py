@@ -71,6 +71,11 @@ _ITEM: Final = re.compile(rb"(?:" + _VALUE_HEADER + rb"|END\r\n)").match
 # The terminator of a data block and the item after it, in one match.
 _NEXT_ITEM: Final = re.compile(rb"\r\n(?:" + _VALUE_HEADER + rb"|END\r\n)").match
 _new_value: Final = tuple.__new__  # builds a Value without the Python-level __new__
+# Reading an enum member through its class costs a lookup each time; the hot
+# path compares against module constants instead.
+_RETRIEVAL: Final = ReplyKind.RETRIEVAL
+_STORAGE: Final = ReplyKind.STORAGE
+_STORED: Final = Status.STORED
 _CONFIG_TRAILER: Final = b"\r\nEND\r\n"
 _CONFIG_LINE: Final = re.compile(rb"CONFIG cluster ([0-9]{1,10}) ([0-9]{1,20})\r\n").match
 
@@ -203,11 +208,12 @@ class ResponseParser:
         """
         if self._chunks and not self._join():
             return NEED_DATA
-        if kind is ReplyKind.RETRIEVAL:
+        if kind is _RETRIEVAL:
             # Fast path: a whole single-value reply, VALUE <k> <f> <n>\r\n<data>\r\nEND\r\n.
             if not self._values:
                 buf = self._buf
-                match = _VALUE_LINE(buf, self._pos)
+                pos = self._pos
+                match = _VALUE_LINE(buf, pos)
                 if match is not None:
                     key, flags, size, cas = match.groups()
                     start = match.end()
@@ -216,31 +222,26 @@ class ResponseParser:
                         buf.startswith(b"\r\nEND\r\n", end)
                         and end - start <= self._max_value_size
                         and (keys is None or (keys and keys[0] == key))
-                        and (flags == b"0" or int(flags) <= U32_MAX)
-                        and (cas is None or int(cas) <= U64_MAX)
                     ):
-                        self._pos = end + 7
-                        return [
-                            _new_value(
-                                Value,
-                                (
-                                    key if keys is None else keys[0],
-                                    0 if flags == b"0" else int(flags),
-                                    buf[start:end],
-                                    None if cas is None else int(cas),
-                                ),
-                            )
-                        ]
-                elif buf.startswith(b"END\r\n", self._pos):
-                    self._pos += 5
+                        flags_value = 0 if flags == b"0" else int(flags)
+                        cas_value = None if cas is None else int(cas)
+                        if flags_value <= U32_MAX and (cas_value is None or cas_value <= U64_MAX):
+                            self._pos = end + 7
+                            if keys is not None:
+                                key = keys[0]
+                            return [
+                                _new_value(Value, (key, flags_value, buf[start:end], cas_value))
+                            ]
+                elif buf.startswith(b"END\r\n", pos):
+                    self._pos = pos + 5
                     return []
             return self._retrieval(keys)
-        if kind is ReplyKind.STORAGE:
+        if kind is _STORAGE:
             buf = self._buf
             pos = self._pos
             if buf.startswith(b"STORED\r\n", pos):
                 self._pos = pos + 8
-                return Status.STORED
+                return _STORED
             return self._status(_STORAGE_LINES, "storage")
         return self._readers[kind]()
 
