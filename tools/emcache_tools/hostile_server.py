@@ -56,7 +56,8 @@ class Act:
 
     Attributes:
         data: Bytes written as they are.
-        delay: Seconds to wait before writing ``data``.
+        delay: Seconds to wait before writing ``data`` (cut short when the server closes);
+            the connection answers nothing meanwhile, as a black hole would.
         flood: Write this many more bytes of ``flood_byte`` in 64 KiB chunks.
         flood_byte: The byte a flood is made of.
         close: Close the connection after this step (the rest of the script is dropped).
@@ -105,6 +106,7 @@ class HostileServer:
         self._rules: list[_Rule] = []
         self._server: asyncio.Server | None = None
         self._cas = 0
+        self._closing = asyncio.Event()
 
     # -- life cycle -------------------------------------------------------------
     async def start(self) -> HostileServer:
@@ -115,6 +117,7 @@ class HostileServer:
 
     async def close(self) -> None:
         """Stop listening and drop every connection."""
+        self._closing.set()
         if self._server is not None:
             self._server.close()
         for conn in self.connections:
@@ -222,7 +225,10 @@ class HostileServer:
         writer = conn.writer
         for act in acts:
             if act.delay:
-                await asyncio.sleep(act.delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), act.delay)
+                if self._closing.is_set():
+                    return False
             if act.data:
                 writer.write(act.data)
                 await writer.drain()
