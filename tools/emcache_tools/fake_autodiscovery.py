@@ -18,7 +18,7 @@ from typing import Literal
 
 __all__ = ["FakeConfigEndpoint", "Mode"]
 
-Mode = Literal["ok", "error", "garbage", "hang", "stale"]
+Mode = Literal["ok", "error", "garbage", "hang"]
 
 
 class FakeConfigEndpoint:
