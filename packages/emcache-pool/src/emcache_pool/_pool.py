@@ -163,7 +163,18 @@ class ConnectionPool:
         ready = self._ready
         if not ready:
             return await self._execute_waiting(request, kind, keys, timeout, noreply)
-        conn = self._pick(ready)
+        # The least loaded connection, inlined: this is the hot path.
+        conn = ready[0]
+        depth = len(conn._pending)
+        if depth:
+            for other in ready:
+                other_depth = len(other._pending)
+                if other_depth < depth:
+                    conn, depth = other, other_depth
+                    if not depth:
+                        break
+            if depth >= _GROW_DEPTH and self._connector is None:
+                self._maybe_grow()
         if noreply:
             conn.enqueue(None, request, kind, keys)
             self._executed += 1
@@ -193,15 +204,14 @@ class ConnectionPool:
                     best, depth = conn, conn_depth
                     if not depth:
                         return best
-            if (
-                depth >= _GROW_DEPTH
-                and self._connector is None
-                and len(ready) < self._config.max_connections
-                and not self._closing
-            ):
-                self._grow = True
-                self._ensure_connector()
+            if depth >= _GROW_DEPTH and self._connector is None:
+                self._maybe_grow()
         return best
+
+    def _maybe_grow(self) -> None:
+        if len(self._ready) < self._config.max_connections and not self._closing:
+            self._grow = True
+            self._ensure_connector()
 
     async def _timed(self, fut: asyncio.Future[object]) -> object:
         start = self._loop.time()

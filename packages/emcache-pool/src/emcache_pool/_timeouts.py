@@ -5,8 +5,8 @@ their deadlines are ``now + timeout`` with a clock that never goes back. So each
 timeout value gets a *lane*: a FIFO of ``(deadline, future)`` and a single timer armed for the
 deadline of the oldest entry. When the timer fires, finished entries at the head are dropped,
 unfinished entries whose deadline passed get a :class:`TimeoutError`, and the timer is armed
-again for the new head. Adding an entry also drops finished entries at the head, so a lane
-stays about as long as the number of requests in flight.
+again for the new head. Adding entries also drops finished entries at the head, so a lane
+stays about as long as the number of requests in flight (plus at most 64).
 
 In steady traffic with replies much faster than the timeout, the head is always finished when
 the timer fires and the next head is a recent request: the timer fires about once per timeout
@@ -20,40 +20,38 @@ reply is read and dropped.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
+from collections.abc import Callable
 
 __all__ = ["DeadlineQueue"]
 
 # The loop may run a timer a hair before its deadline (clock resolution); treat deadlines that
 # close as reached so that the lane never re-arms a timer for the same instant.
 _SLACK = 0.0005
+# Finished entries at the head are dropped each time a lane reaches a multiple of this length.
+_PRUNE_MASK = 63
 
 
 class _Lane:
     """Requests that share one timeout value, oldest first."""
 
-    __slots__ = ("_entries", "_loop", "_owner", "_timeout", "_timer")
+    __slots__ = ("_loop", "_owner", "_timeout", "_timer", "entries")
 
     def __init__(self, owner: DeadlineQueue, timeout: float) -> None:
         self._owner = owner
         self._loop = owner.loop
         self._timeout = timeout
-        self._entries: deque[tuple[float, asyncio.Future[object]]] = deque()
+        self.entries: deque[tuple[float, asyncio.Future[object]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, fut: asyncio.Future[object]) -> None:
-        entries = self._entries
-        while entries and entries[0][1].done():
-            entries.popleft()
-        deadline = self._loop.time() + self._timeout
-        entries.append((deadline, fut))
-        if self._timer is None:
-            self._timer = self._loop.call_at(deadline, self._expire)
+    def arm(self, deadline: float) -> None:
+        self._timer = self._loop.call_at(deadline, self._expire)
 
     def _expire(self) -> None:
         self._timer = None
         now = self._loop.time() + _SLACK
-        entries = self._entries
+        entries = self.entries
         while entries:
             deadline, fut = entries[0]
             if not fut.done():
@@ -70,7 +68,7 @@ class _Lane:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._entries.clear()
+        self.entries.clear()
 
 
 class DeadlineQueue:
@@ -80,18 +78,28 @@ class DeadlineQueue:
         loop: The event loop whose clock and timers are used.
     """
 
-    __slots__ = ("_lanes", "loop")
+    __slots__ = ("_lanes", "_time", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._lanes: dict[float, _Lane] = {}
+        # The stock loop's clock is time.monotonic: calling it directly skips a method call.
+        stock = type(loop).time is asyncio.BaseEventLoop.time
+        self._time: Callable[[], float] = time.monotonic if stock else loop.time
 
     def add(self, fut: asyncio.Future[object], timeout: float) -> None:
         """Expire ``fut`` after ``timeout`` seconds unless it is done by then."""
         lane = self._lanes.get(timeout)
         if lane is None:
             lane = self._lanes[timeout] = _Lane(self, timeout)
-        lane.add(fut)
+        entries = lane.entries
+        deadline = self._time() + timeout
+        entries.append((deadline, fut))
+        if not len(entries) & _PRUNE_MASK:
+            while entries and entries[0][1].done():
+                entries.popleft()
+        if lane._timer is None:
+            lane.arm(deadline)
 
     def drop(self, timeout: float, lane: _Lane) -> None:
         """Forget an empty lane (called by the lane itself)."""
