@@ -4,10 +4,17 @@ import emcache_hashing
 
 
 def test_all_names_are_exported() -> None:
-    """Every name in __all__ is an attribute of the package, listed once."""
+    """Every name in __all__ is an attribute of the package, and __all__ is sorted."""
     for name in emcache_hashing.__all__:
         assert hasattr(emcache_hashing, name), name
-    assert len(set(emcache_hashing.__all__)) == len(emcache_hashing.__all__)
+    assert list(emcache_hashing.__all__) == sorted(emcache_hashing.__all__)
+
+
+def test_public_names_are_the_documented_ones() -> None:
+    """The package exports the hasher protocol, the rendezvous hasher and its error."""
+    assert emcache_hashing.__all__ == ["Hasher", "NoNodesError", "Rendezvous", "__version__"]
+    assert issubclass(emcache_hashing.NoNodesError, ValueError)
+    assert emcache_hashing.Rendezvous.__module__ == "emcache_hashing"
 
 
 def test_version_is_a_string() -> None:

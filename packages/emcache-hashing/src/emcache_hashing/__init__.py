@@ -1,5 +1,19 @@
-"""emcache_hashing: see the package README for what it offers."""
+"""emcache_hashing: which memcached node owns a key.
+
+:class:`Rendezvous` routes keys exactly as the emcache 1.x client does, over
+nodes named by plain strings; :class:`Hasher` is the protocol any node
+selector implements. The package depends on mmh3 alone.
+"""
 
 from emcache_hashing.__about__ import __version__
+from emcache_hashing._hasher import Hasher
+from emcache_hashing._rendezvous import Rendezvous
+from emcache_hashing.errors import NoNodesError
 
-__all__ = ["__version__"]
+__all__ = ["Hasher", "NoNodesError", "Rendezvous", "__version__"]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("emcache_hashing."):
+        _obj.__module__ = __name__
+del _name, _obj

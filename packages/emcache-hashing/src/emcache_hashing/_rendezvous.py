@@ -1,0 +1,125 @@
+"""Rendezvous (highest random weight) hashing, routing-compatible with emcache 1.x.
+
+Every node scores every key and the node with the highest score owns it, so
+adding a node only moves the keys the new node wins, and removing one only
+moves the keys it owned. The score is emcache 1.x's (see ``_score``); it takes
+few distinct values, so equal scores are common and the tie-break is part of
+the routing: the node whose own id scores higher wins, and when that ties too
+the node listed first wins, as emcache 1.x keeps the first best it meets.
+
+Picking is on the hot path of every request, so it reads the score table
+backwards. A node with b0 >= 0x80 outranks any node with b0 < 0x80, and among
+those nodes the score is b0 itself. One pass that reads only byte 0 of each
+digest and keeps the best ``(b0, id score)`` in node order therefore decides
+the key whenever that best b0 is >= 0x80: for n nodes, every key but a share
+of 2**-n. The rest get a second pass with exact scores.
+
+Everything that does not depend on the key is done when the node set changes:
+id bytes and id scores are computed once per node, and the pick functions are
+rebuilt for the new set (``_selector``). One node owns every key with no
+hashing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from emcache_hashing import _selector
+from emcache_hashing._score import score
+
+__all__ = ["Rendezvous"]
+
+
+class Rendezvous:
+    """Rendezvous hashing over nodes named by strings, as emcache 1.x routes keys.
+
+    A node's id is ``f"{host}{port}"`` for TCP (no separator, e.g.
+    ``"10.0.0.111211"``) and the socket path for a unix socket; any other
+    string works too, but routes like emcache 1.x only with those ids. The
+    order of the nodes matters only when a key scores the same on two nodes
+    whose ids score the same too; then the node listed first wins, as in
+    emcache 1.x given the nodes in the same order.
+
+    Args:
+        nodes: The node ids, in order. May be empty: picking then raises
+            :class:`NoNodesError` until a node is added.
+
+    Raises:
+        TypeError: A node id is not a ``str``.
+        ValueError: A node id is empty or listed twice.
+    """
+
+    __slots__ = ("_entries", "_nodes", "_pick", "_pick_many")
+
+    def __init__(self, nodes: Iterable[str]) -> None:
+        self._entries: dict[str, _selector.Entry] = {}
+        for node in nodes:
+            self._insert(node)
+        self._rebuild()
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """The node ids, in order."""
+        return self._nodes
+
+    def add(self, node: str) -> None:
+        """Add ``node`` after the existing nodes.
+
+        Only keys that ``node`` now wins move, all of them to ``node``.
+
+        Raises:
+            TypeError: ``node`` is not a ``str``.
+            ValueError: ``node`` is empty or already present.
+        """
+        self._insert(node)
+        self._rebuild()
+
+    def remove(self, node: str) -> None:
+        """Remove ``node``; only the keys it owned move, each to its next best node.
+
+        Raises:
+            ValueError: ``node`` is not present.
+        """
+        if node not in self._entries:
+            msg = f"node {node!r} is not present"
+            raise ValueError(msg)
+        del self._entries[node]
+        self._rebuild()
+
+    def pick(self, key: bytes) -> str:
+        """Return the id of the node that owns ``key``.
+
+        Raises:
+            TypeError: ``key`` is not ``bytes``.
+            NoNodesError: There is no node.
+        """
+        return self._pick(key)
+
+    def pick_many(self, keys: Iterable[bytes]) -> dict[str, list[bytes]]:
+        """Group ``keys`` by the id of the node that owns each, keeping their order.
+
+        Raises:
+            TypeError: A key is not ``bytes``.
+            NoNodesError: There is no node.
+        """
+        return self._pick_many(keys)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self._nodes)!r})"
+
+    def _insert(self, node: object) -> None:
+        if not isinstance(node, str):
+            msg = f"node must be a str id, got {type(node).__name__}"
+            raise TypeError(msg)
+        if not node:
+            msg = "node id must not be empty"
+            raise ValueError(msg)
+        if node in self._entries:
+            msg = f"node {node!r} is already present"
+            raise ValueError(msg)
+        node_id = node.encode()
+        self._entries[node] = (node, node_id, score(node_id))
+
+    def _rebuild(self) -> None:
+        self._nodes = tuple(self._entries)
+        self._pick, self._pick_many = _selector.build(tuple(self._entries.values()))
