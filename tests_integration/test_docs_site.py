@@ -29,6 +29,7 @@ FENCE = re.compile(
 )
 HEADING = re.compile(r"^(#{1,6}) +(.+?) *#*$", re.M)
 API = re.compile(r"^::: +([\w.]+)", re.M)
+SPHINX_ROLE = re.compile(r":(?:class|meth|func|exc|attr|data|mod|obj):(?:<code>|`)")
 PAGES = sorted(str(page.relative_to(DOCS)) for page in DOCS.rglob("*.md"))
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
@@ -169,6 +170,8 @@ def test_docs_page_renders_its_api_reference(site: Path, page: str) -> None:
         public = [name for name in exported if not name.startswith("_")]
         missing = [name for name in public if f"{module}.{name}" not in rendered.ids]
         assert not missing, f"{page}: {module} objects without documentation: {missing}"
+    leaked = SPHINX_ROLE.findall(_html_path(site, page).read_text())
+    assert not leaked, f"{page}: Sphinx roles shown verbatim: {leaked}"
 
 
 def _browser() -> str | None:
