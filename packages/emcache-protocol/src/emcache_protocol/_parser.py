@@ -37,14 +37,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Final, Literal
+from typing import Final
 
 from emcache_protocol._bulk import read_whole_reply
+from emcache_protocol._grammar import (
+    DELETE_LINES,
+    MEMLIMIT_ERRORS,
+    STORAGE_LINES,
+    TOUCH_LINES,
+    cluster_config,
+    error_reply,
+    expected_key,
+    shown,
+    unexpected,
+)
 from emcache_protocol._keys import U32_MAX, U64_MAX
 from emcache_protocol._replies import (
     NEED_DATA,
-    ClusterConfig,
-    ConfigNode,
     ErrorReply,
     ReplyKind,
     StatsReply,
@@ -58,7 +67,6 @@ __all__ = ["ResponseParser"]
 
 # A reply line longer than this without its terminator cannot be valid.
 _MAX_LINE: Final = 64 * 1024
-_MAX_SHOWN: Final = 80
 
 # A VALUE line: key (1..250 bytes, no control byte, space or DEL), flags, length, cas.
 # Possessive repeats: a field never gives back bytes, which saves backtracking work.
@@ -78,44 +86,6 @@ _STORAGE: Final = ReplyKind.STORAGE
 _STORED: Final = Status.STORED
 _CONFIG_TRAILER: Final = b"\r\nEND\r\n"
 _CONFIG_LINE: Final = re.compile(rb"CONFIG cluster ([0-9]{1,10}) ([0-9]{1,20})\r\n").match
-
-_STORAGE_LINES: Final = {
-    b"STORED": Status.STORED,
-    b"NOT_STORED": Status.NOT_STORED,
-    b"EXISTS": Status.EXISTS,
-    b"NOT_FOUND": Status.NOT_FOUND,
-}
-_TOUCH_LINES: Final = {b"TOUCHED": Status.TOUCHED, b"NOT_FOUND": Status.NOT_FOUND}
-_DELETE_LINES: Final = {b"DELETED": Status.DELETED, b"NOT_FOUND": Status.NOT_FOUND}
-_OK_LINES: Final = {b"OK": Status.OK}
-# cache_memlimit refusals are not error lines, but they are error replies.
-_MEMLIMIT_ERRORS: Final[dict[bytes, Literal["CLIENT_ERROR", "SERVER_ERROR"]]] = {
-    b"MEMLIMIT_TOO_SMALL": "CLIENT_ERROR",
-    b"MEMLIMIT_ADJUST_FAILED": "SERVER_ERROR",
-}
-
-
-def _shown(data: bytes) -> str:
-    """A short printable form of offending bytes for error messages."""
-    if len(data) > _MAX_SHOWN:
-        return repr(data[:_MAX_SHOWN]) + "..."
-    return repr(data)
-
-
-def _error_reply(line: bytes) -> ErrorReply | None:
-    """The :class:`ErrorReply` for an error line, ``None`` for any other line."""
-    head, _, message = line.partition(b" ")
-    if head == b"ERROR":
-        return ErrorReply("ERROR", message.decode("utf-8", "replace"))
-    if head == b"CLIENT_ERROR":
-        return ErrorReply("CLIENT_ERROR", message.decode("utf-8", "replace"))
-    if head == b"SERVER_ERROR":
-        return ErrorReply("SERVER_ERROR", message.decode("utf-8", "replace"))
-    return None
-
-
-def _unexpected(line: bytes, what: str) -> ProtocolError:
-    return ProtocolError(f"unexpected line in a {what} reply: {_shown(line)}")
 
 
 class ResponseParser:
@@ -242,7 +212,7 @@ class ResponseParser:
             if buf.startswith(b"STORED\r\n", pos):
                 self._pos = pos + 8
                 return _STORED
-            return self._status(_STORAGE_LINES, "storage")
+            return self._status(STORAGE_LINES, "storage")
         return self._readers[kind]()
 
     # -- buffer ---------------------------------------------------------------
@@ -276,7 +246,7 @@ class ResponseParser:
         if eol < 0:
             unread = len(buf) - pos
             if unread > _MAX_LINE:
-                msg = f"reply line longer than {_MAX_LINE} bytes: {_shown(buf[pos:])}"
+                msg = f"reply line longer than {_MAX_LINE} bytes: {shown(buf[pos:])}"
                 raise ProtocolError(msg)
             self._need = unread + 1
             return None
@@ -292,16 +262,16 @@ class ResponseParser:
         status = table.get(line)
         if status is not None:
             return status
-        error = _error_reply(line)
+        error = error_reply(line)
         if error is None:
-            raise _unexpected(line, what)
+            raise unexpected(line, what)
         return error
 
     def _touch(self) -> object:
-        return self._status(_TOUCH_LINES, "touch")
+        return self._status(TOUCH_LINES, "touch")
 
     def _delete(self) -> object:
-        return self._status(_DELETE_LINES, "delete")
+        return self._status(DELETE_LINES, "delete")
 
     def _ok(self) -> object:
         line = self._line()
@@ -310,11 +280,11 @@ class ResponseParser:
         if line == b"OK":
             return Status.OK
         head = line.partition(b" ")[0]
-        if head in _MEMLIMIT_ERRORS:
-            return ErrorReply(_MEMLIMIT_ERRORS[head], line.decode("utf-8", "replace"))
-        error = _error_reply(line)
+        if head in MEMLIMIT_ERRORS:
+            return ErrorReply(MEMLIMIT_ERRORS[head], line.decode("utf-8", "replace"))
+        error = error_reply(line)
         if error is None:
-            raise _unexpected(line, "OK")
+            raise unexpected(line, "OK")
         return error
 
     def _incr_decr(self) -> object:
@@ -327,9 +297,9 @@ class ResponseParser:
                 return number
         if line == b"NOT_FOUND":
             return Status.NOT_FOUND
-        error = _error_reply(line)
+        error = error_reply(line)
         if error is None:
-            raise _unexpected(line, "incr/decr")
+            raise unexpected(line, "incr/decr")
         return error
 
     def _version(self) -> object:
@@ -338,9 +308,9 @@ class ResponseParser:
             return NEED_DATA
         if line.startswith(b"VERSION "):
             return VersionReply(line[8:].decode("utf-8", "replace"))
-        error = _error_reply(line)
+        error = error_reply(line)
         if error is None:
-            raise _unexpected(line, "version")
+            raise unexpected(line, "version")
         return error
 
     # -- multi-line replies -----------------------------------------------------
@@ -354,7 +324,7 @@ class ResponseParser:
             if line.startswith(b"STAT "):
                 name, _, value = line[5:].partition(b" ")
                 if not name:
-                    raise _unexpected(line, "stats")
+                    raise unexpected(line, "stats")
                 stats[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
                 continue
             self._stats = {}
@@ -363,9 +333,9 @@ class ResponseParser:
             if not stats and line in (b"RESET", b"OK"):
                 # "stats reset" and "stats detail on|off" acknowledge with one line.
                 return StatsReply({})
-            error = _error_reply(line)
+            error = error_reply(line)
             if error is None:
-                raise _unexpected(line, "stats")
+                raise unexpected(line, "stats")
             return error
 
     def _retrieval(self, keys: Sequence[bytes] | None) -> object:
@@ -405,7 +375,7 @@ class ResponseParser:
                     key = keys[index]
                     index += 1
                 else:
-                    key, index = _expected_key(keys, index, key)
+                    key, index = expected_key(keys, index, key)
             if flags == b"0":
                 flags_value = 0
             else:
@@ -422,7 +392,7 @@ class ResponseParser:
             pos = end + 2
             match = _NEXT_ITEM(buf, end)
             if match is None and not buf.startswith(b"\r\n", end):
-                msg = f"data block of {key!r} not followed by \\r\\n: {_shown(buf[end:pos])}"
+                msg = f"data block of {key!r} not followed by \\r\\n: {shown(buf[end:pos])}"
                 raise ProtocolError(msg)
         self._pos = pos
         self._key_index = index
@@ -436,9 +406,9 @@ class ResponseParser:
         line = self._line()
         if line is None:
             return NEED_DATA
-        error = _error_reply(line)
+        error = error_reply(line)
         if error is None:
-            raise _unexpected(line, "retrieval")
+            raise unexpected(line, "retrieval")
         self._values = []
         self._key_index = 0
         return error
@@ -454,9 +424,9 @@ class ResponseParser:
             line = self._line()
             if line is None:
                 return NEED_DATA
-            error = _error_reply(line)
+            error = error_reply(line)
             if error is None:
-                raise _unexpected(line, "config")
+                raise unexpected(line, "config")
             return error
         start = match.end()
         size = int(match.group(2))
@@ -465,40 +435,8 @@ class ResponseParser:
         end = start + size
         trailer = buf[end : end + 7]
         if not _CONFIG_TRAILER.startswith(trailer):
-            raise ProtocolError(f"config block not followed by END: {_shown(trailer)}")
+            raise ProtocolError(f"config block not followed by END: {shown(trailer)}")
         if len(trailer) < 7:
             return self._wait(end + 7 - pos)
         self._pos = end + 7
-        return _cluster_config(buf[start:end])
-
-
-def _expected_key(keys: Sequence[bytes], index: int, key: bytes) -> tuple[bytes, int]:
-    """Skip requested keys that missed up to ``key``; refuse a key not among them."""
-    count = len(keys)
-    while index < count:
-        expected = keys[index]
-        index += 1
-        if expected == key:
-            return expected, index
-    msg = f"VALUE for a key that was not requested at this point: {_shown(key)}"
-    raise ProtocolError(msg)
-
-
-def _cluster_config(block: bytes) -> ClusterConfig:
-    """Parse ``<version>\\n<host>|<ip>|<port> ...\\n``."""
-    lines = block.split(b"\n")
-    if len(lines) < 2 or not lines[0].strip().isdigit() or len(lines[0].strip()) > 20:
-        raise ProtocolError(f"malformed config block: {_shown(block)}")
-    nodes = []
-    for entry in lines[1].split():
-        parts = entry.split(b"|")
-        if len(parts) != 3 or not parts[0] or not parts[2].isdigit() or len(parts[2]) > 5:
-            raise ProtocolError(f"malformed node in a config block: {_shown(entry)}")
-        port = int(parts[2])
-        if not 0 < port < 65536:
-            raise ProtocolError(f"port out of range in a config block: {_shown(entry)}")
-        host = parts[0].decode("ascii", "replace")
-        nodes.append(ConfigNode(host, parts[1].decode("ascii", "replace"), port))
-    if any(line.strip() for line in lines[2:]):
-        raise ProtocolError(f"unexpected lines in a config block: {_shown(block)}")
-    return ClusterConfig(int(lines[0]), tuple(nodes))
+        return cluster_config(buf[start:end])
