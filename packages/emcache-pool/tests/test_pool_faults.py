@@ -247,3 +247,19 @@ async def test_pool_reports_an_unusable_address_as_connect_error(make_pool):
     with pytest.raises(ConnectError, match="port") as caught:
         await _get(pool, b"k", timeout=1.0)
     assert isinstance(caught.value.__cause__, OverflowError)
+
+
+@pytest.mark.asyncio
+async def test_pool_retries_an_unhealthy_node_without_traffic(memcached, make_pool):
+    """An unhealthy node is retried in the background and reported healthy once it is back."""
+    health: list[bool] = []
+    pool = make_pool(memcached, health.append, min_connections=0)
+    await _get(pool, b"k", timeout=1.0)
+    memcached.kill()
+    await _wait_for(lambda: pool.metrics().cur_connections == 0, within=1.0)
+    with pytest.raises(ConnectError):
+        await _get(pool, b"k", timeout=1.0)
+    assert health == [False]
+    memcached.restart()
+    await _wait_for(lambda: health == [False, True], within=2.0)
+    assert await _get(pool, b"k", timeout=1.0) is None

@@ -32,7 +32,8 @@ class PoolConfig:
         connection_timeout: Seconds allowed to open a connection, on-connect step included;
             ``None`` waits as long as the system does.
         ssl_context: Speak TLS with this context; ``None`` for plain TCP or unix sockets.
-        server_hostname: The name the server certificate must match; defaults to the address.
+        server_hostname: The name the server certificate must match; defaults to the TCP
+            address, or ``"localhost"`` for TLS over a unix socket.
         on_connect: Run on each new connection before it serves requests.
     """
 

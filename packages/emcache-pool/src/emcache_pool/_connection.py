@@ -70,8 +70,6 @@ class Connection(asyncio.Protocol):
         "_transport",
         "_wbuf",
         "flushes",
-        "idle_mark",
-        "idle_since",
         "label",
         "max_depth",
     )
@@ -91,8 +89,6 @@ class Connection(asyncio.Protocol):
         self._on_close: Callable[[Connection], None] | None = None
         self.max_depth = 0
         self.flushes = 0
-        self.idle_mark = 0
-        self.idle_since = 0.0
 
     def __repr__(self) -> str:
         state = "closed" if self._dead else "open"

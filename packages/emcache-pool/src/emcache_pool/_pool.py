@@ -15,7 +15,7 @@ a failed attempt fails the waiting requests with the error at once, and requests
 the backoff fail at once too: an unreachable node answers fast instead of at each caller's
 timeout. The pool turns unhealthy after a failed attempt while requests wait, or after three
 failed attempts in a row, when no connection is open; the first successful attempt after that
-makes it healthy again.
+makes it healthy again. An unhealthy node is retried in the background until it answers.
 
 Timeouts run in a :class:`~emcache_pool._timeouts.DeadlineQueue`; a timed-out or cancelled
 request stays in flight on its connection, whose reply is read and dropped.
@@ -86,6 +86,8 @@ class ConnectionPool:
         if self._server_hostname is None and isinstance(endpoint, MemcachedHostAddress):
             self._server_hostname = endpoint.address
         self._ready: list[Connection] = []
+        # connection -> (its write count, when that count was first seen): idle since then
+        self._idle: dict[Connection, tuple[int, float]] = {}
         self._retiring: set[Connection] = set()
         self._waiters: deque[_Waiter] = deque()
         self._deadlines = DeadlineQueue(self._loop)
@@ -287,7 +289,9 @@ class ConnectionPool:
             return True
         if self._closing:
             return False
-        return count < self._config.min_connections or self._grow
+        # An unhealthy node is retried in the background (with backoff) until it answers,
+        # so that it turns healthy again even if nobody sends it requests meanwhile.
+        return count < self._config.min_connections or self._grow or not self._healthy
 
     def _ensure_connector(self) -> None:
         if self._connector is None and not self._closed:
@@ -350,8 +354,7 @@ class ConnectionPool:
     def _connected(self, conn: Connection) -> None:
         self._created += 1
         self._failures = 0
-        conn.idle_mark = conn.flushes
-        conn.idle_since = self._loop.time()
+        self._idle[conn] = (conn.flushes, self._loop.time())
         self._ready.append(conn)
         conn.set_close_callback(self._connection_closed)
         self._grow = False
@@ -374,6 +377,7 @@ class ConnectionPool:
     def _connection_closed(self, conn: Connection) -> None:
         if conn in self._ready:
             self._ready.remove(conn)
+        self._idle.pop(conn, None)
         self._closed_count += 1
         self._max_depth = max(self._max_depth, conn.max_depth)
         self._retire(conn)
@@ -410,15 +414,14 @@ class ConnectionPool:
         assert after is not None
         now = self._loop.time()
         ready = self._ready
+        idle = self._idle
         for conn in reversed(ready.copy()):
-            if conn._pending or conn.flushes != conn.idle_mark:
-                conn.idle_mark = conn.flushes
-                conn.idle_since = now
-            elif now - conn.idle_since >= after and len(ready) > self._config.min_connections:
+            flushes, since = idle.get(conn, (-1, now))
+            if conn._pending or conn.flushes != flushes:
+                idle[conn] = (conn.flushes, now)
+            elif now - since >= after and len(ready) > self._config.min_connections:
                 self._purged += 1
-                logger.debug(
-                    "%r: closing a connection idle for %.1f s", self, now - conn.idle_since
-                )
+                logger.debug("%r: closing a connection idle for %.1f s", self, now - since)
                 conn.close()
         self._schedule_purge()
 
