@@ -279,12 +279,16 @@ def stats_command(*args: str | bytes) -> bytes:
     """
     tokens = [b"stats"]
     for arg in args:
-        token = arg.encode("ascii", "replace") if isinstance(arg, str) else arg
-        if type(token) is not bytes or not is_token(token):
-            check_key_slow(token, "stats argument")
-        if not token.isascii() or (isinstance(arg, str) and not arg.isascii()):
+        given: object = arg  # callers without type checking may pass anything
+        if not isinstance(given, str | bytes):
+            msg = f"stats argument must be str or bytes, not {type(given).__name__}"
+            raise TypeError(msg)
+        if not arg.isascii():
             msg = f"stats argument must be ASCII, got {arg!r}"
             raise ProtocolValidationError(msg)
+        token = arg.encode("ascii") if isinstance(arg, str) else arg
+        if not is_token(token):
+            check_key_slow(token, "stats argument")
         tokens.append(token)
     return b" ".join(tokens) + b"\r\n"
 
