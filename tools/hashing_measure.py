@@ -165,16 +165,16 @@ def peer(peer_python: Path, sets: list[list[str]], keys: list[bytes]) -> list[di
     return result
 
 
-def timings(peer_python: Path) -> None:
+def timings(peer_python: Path, attempts: int) -> None:
     """Print ns per key for pick and pick_many, ours next to the peer's.
 
-    The two sides take turns ATTEMPTS times and each figure is the best seen,
+    The two sides take turns ``attempts`` times and each figure is the best seen,
     so a burst of load on the machine does not land on one side only.
     """
     keys = keys_for(TIMED_KEYS)
     sets = [node_ids(count) for count in TIMED_NODE_COUNTS]
     best: dict[tuple[str, int, str], float] = {}
-    for _ in range(ATTEMPTS):
+    for _ in range(attempts):
         for side, figures in (
             ("peer", peer(peer_python, sets, keys)),
             ("ours", [ours(ids, keys) for ids in sets]),
@@ -183,7 +183,7 @@ def timings(peer_python: Path) -> None:
                 for name, ns in figure.items():
                     slot = (side, count, name)
                     best[slot] = min(ns, best.get(slot, ns))
-    print(f"ns per key ({TIMED_KEYS} keys, best of {ATTEMPTS} x {ROUNDS} rounds);", end=" ")
+    print(f"ns per key ({TIMED_KEYS} keys, best of {attempts} x {ROUNDS} rounds);", end=" ")
     print("peer = emcache 1.3.3, compiled")
     print("nodes | pick: ours  peer  ratio | pick_many: ours  peer  ratio")
     for count in TIMED_NODE_COUNTS:
@@ -223,13 +223,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=1_000_000, help="keys for the spread")
     parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER)
+    parser.add_argument("--attempts", type=int, default=ATTEMPTS, help="turns taken by each side")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, mmh3 {version('mmh3')}, {os.cpu_count()} cpus")
     keys = keys_for(args.keys)
     spread(keys)
     moved(keys)
     membership_cost()
-    timings(args.peer_python)
+    timings(args.peer_python, args.attempts)
     alternatives()
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections import Counter
 
 import mmh3
@@ -10,7 +12,7 @@ import pytest
 from emcache_hashing import NoNodesError, Rendezvous, _selector
 from emcache_hashing._score import score
 
-TCP = [f"10.0.0.{i}11211" for i in range(1, 65)]
+TCP = [f"10.0.{i // 200}.{i % 200 + 1}11211" for i in range(100)]
 KEYS = [b"user:%d:profile" % i for i in range(20_000)]
 
 
@@ -53,7 +55,7 @@ def test_rendezvous_picks_what_emcache_1_picks(key: bytes, expected: str) -> Non
     assert Rendezvous(PEER_NODES).pick(key) == expected
 
 
-@pytest.mark.parametrize("count", [2, 3, 8, _selector.UNROLL_LIMIT, _selector.UNROLL_LIMIT + 1, 64])
+@pytest.mark.parametrize("count", [2, 3, 8, 33, _selector.UNROLL_LIMIT, _selector.UNROLL_LIMIT + 1])
 def test_rendezvous_pick_follows_the_formula(count: int) -> None:
     """Generated and looping picks both take the best score, then id score, then first node."""
     nodes = TCP[:count]
@@ -173,6 +175,14 @@ def test_rendezvous_nodes_keep_their_order() -> None:
     hasher.add("c11211")
     assert hasher.nodes == ("b11211", "a11211", "c11211")
     assert repr(hasher) == "Rendezvous(['b11211', 'a11211', 'c11211'])"
+
+
+def test_rendezvous_survives_pickle_and_copy() -> None:
+    """A pickled or copied hasher has the same nodes and routes alike."""
+    hasher = Rendezvous(TCP[:5])
+    for clone in (pickle.loads(pickle.dumps(hasher)), copy.copy(hasher), copy.deepcopy(hasher)):
+        assert clone.nodes == hasher.nodes
+        assert [clone.pick(key) for key in KEYS[:300]] == [hasher.pick(key) for key in KEYS[:300]]
 
 
 def test_rendezvous_accepts_a_bytes_subclass_key() -> None:

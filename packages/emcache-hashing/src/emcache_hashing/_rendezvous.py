@@ -107,6 +107,10 @@ class Rendezvous:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({list(self._nodes)!r})"
 
+    def __reduce__(self) -> tuple[type[Rendezvous], tuple[tuple[str, ...]]]:
+        # The pick functions are rebuilt from the node ids, never pickled.
+        return type(self), (self._nodes,)
+
     def _insert(self, node: object) -> None:
         if not isinstance(node, str):
             msg = f"node must be a str id, got {type(node).__name__}"

@@ -31,7 +31,7 @@ from emcache_hashing.errors import NoNodesError
 
 __all__ = ["UNROLL_LIMIT", "Entry", "Pick", "PickMany", "build"]
 
-UNROLL_LIMIT = 32
+UNROLL_LIMIT = 64
 """Node sets up to this size get a generated function; larger ones a loop."""
 
 Entry = tuple[str, bytes, int]
