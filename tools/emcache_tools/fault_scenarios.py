@@ -45,7 +45,7 @@ __all__ = [
 
 KEY_COUNT = 300
 WORKERS = 16
-OP_TIMEOUT = 0.5
+OP_TIMEOUT = 1.0  # the client's default
 FAULT_SECONDS = 2.0
 RECOVERY_LIMIT = 10.0
 PROBES_FOR_RECOVERY = 5
@@ -483,9 +483,15 @@ async def run_idle_reset(launcher: MemcachedLauncher, *, seed: int = 0) -> Outco
         sentinels = [b"keep:%d" % i for i in range(SENTINELS)]
         await populate(client, keys + sentinels)
         owner = await ownership(nodes, keys + sentinels)
-        await asyncio.sleep(3.0)  # memcached looks for idle connections about once a second
-        metrics = client.cluster_managment().connection_pool_metrics().values()
-        closed = sum(m.connections_closed for m in metrics)
+        # memcached looks for idle connections about once a second; wait until it closed some.
+        deadline = time.monotonic() + 8.0
+        closed = 0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            metrics = client.cluster_managment().connection_pool_metrics().values()
+            closed = sum(m.connections_closed for m in metrics)
+            if closed >= len(nodes):
+                break
         outcome.server_closed = closed
         outcome.notes.append(f"{closed} connections were closed by the servers while idle")
         workload = Workload(client, keys, owner, outcome, seed=seed)
