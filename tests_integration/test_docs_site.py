@@ -129,7 +129,8 @@ def test_docs_site_has_every_page_in_nav() -> None:
     config = (ROOT / "mkdocs.yml").read_text()
     nav = config[config.index("\nnav:") :]
     listed = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", nav, re.M))
-    assert listed == set(PAGES)
+    # docs/bench/ holds generated results that performance.md includes.
+    assert listed == {page for page in PAGES if not page.startswith("bench/")}
 
 
 @pytest.mark.parametrize("page", PAGES)
