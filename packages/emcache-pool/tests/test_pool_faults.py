@@ -147,7 +147,7 @@ async def test_pool_paused_node_times_callers_out_and_stays_aligned(memcached, m
     finally:
         memcached.resume()
     assert all(isinstance(o, TimeoutError) for o in outcomes)
-    assert 0.2 <= elapsed < 0.6
+    assert 0.2 <= elapsed < 1.0
     values = await asyncio.gather(*(_get(pool, key, timeout=2.0) for key in keys))
     assert values == [_value_of(key) for key in keys]
     await _wait_for(lambda: pool.metrics().requests_in_flight == 0, within=2.0)
