@@ -273,3 +273,14 @@ async def test_pool_drain_and_close_finishes_requests_in_flight(memcached, make_
     await draining
     assert await asyncio.gather(*requests) == [b"v"] * 50
     assert pool.metrics().cur_connections == 0
+
+
+@pytest.mark.asyncio
+async def test_pool_grows_for_a_burst_that_waited_for_the_first_connection(memcached, make_pool):
+    """A burst queued before the first connection opened makes the pool open a second one."""
+    pool = make_pool(memcached, max_connections=2, min_connections=0)
+    await asyncio.gather(*(_get(pool, b"k") for _ in range(50)))
+    await asyncio.sleep(0.1)
+    metrics = pool.metrics()
+    assert metrics.operations_waited == 50
+    assert metrics.cur_connections == 2

@@ -206,8 +206,8 @@ class ConnectionPool:
                     best, depth = conn, conn_depth
                     if not depth:
                         return best
-            if depth >= _GROW_DEPTH and self._connector is None:
-                self._maybe_grow()
+            if depth >= _GROW_DEPTH:
+                self._maybe_grow()  # also from inside the connector: it then goes on
         return best
 
     def _maybe_grow(self) -> None:
