@@ -43,7 +43,7 @@ def assert_common(outcome: Outcome) -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("kind", ["sigkill", "restart"])
+@pytest.mark.parametrize("kind", ["sigkill", "sigkill_autobatching", "restart"])
 async def test_fault_node_killed_fails_fast_and_recovers(
     launcher: MemcachedLauncher, kind: str
 ) -> None:

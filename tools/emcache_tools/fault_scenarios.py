@@ -378,6 +378,14 @@ NODE_FAULTS = {
         expect_unhealthy=True,
         client_options={"purge_unhealthy_nodes": True},
     ),
+    "sigkill_autobatching": Fault(
+        "node SIGKILLed, back after 2 s, autobatching=True",
+        start=MemcachedProcess.kill,
+        end=MemcachedProcess.start,
+        data_survives=False,
+        expect_unhealthy=True,
+        client_options={"autobatching": True},
+    ),
     "sigstop": Fault(
         "node SIGSTOPped 2 s, then SIGCONT",
         start=MemcachedProcess.pause,
@@ -636,6 +644,7 @@ def _discovery(mode: str) -> ScenarioRunner:
 SCENARIOS: dict[str, ScenarioRunner] = {
     "sigkill": _node("sigkill"),
     "sigkill_purge": _node("sigkill_purge"),
+    "sigkill_autobatching": _node("sigkill_autobatching"),
     "sigstop": _node("sigstop"),
     "restart": _node("restart"),
     "idle_reset": run_idle_reset,
