@@ -11,10 +11,15 @@ shortly after the fault ends.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
-from emcache_tools import MemcachedLauncher
-from emcache_tools.fault_scenarios import OP_TIMEOUT, Outcome, run_scenario
+import emcache
+from emcache_tools import MemcachedLauncher, MemcachedProcess
+from emcache_tools.fault_scenarios import OP_TIMEOUT, Outcome, expected_value, run_scenario
+from tests_integration.helpers import address
 
 # Scheduling jitter on a busy CI box on top of the caller's own timeout.
 MARGIN = 0.3
@@ -101,3 +106,36 @@ async def test_fault_autodiscovery_endpoint_down(launcher: MemcachedLauncher, mo
     assert [e.split()[0] for e in outcome.events] == ["removed"]
     # Keys of the removed node are misses now (routed elsewhere), never someone else's value.
     assert outcome.lost <= outcome.lost_of
+
+
+@pytest.mark.asyncio
+async def test_fault_close_while_node_hung_does_not_hang(
+    memcached_cluster: list[MemcachedProcess],
+) -> None:
+    """Closing the client while a node is hung returns promptly and fails the stuck callers."""
+    nodes = memcached_cluster
+    client = await emcache.create_client([address(n) for n in nodes], timeout=None)
+    keys = [b"close:%d" % i for i in range(60)]
+    for key in keys:
+        await client.set(key, expected_value(key))
+    await asyncio.to_thread(nodes[0].pause)
+    try:
+        calls = [asyncio.ensure_future(client.get(k)) for k in keys]
+        await asyncio.sleep(0.3)
+        stuck = [c for c in calls if not c.done()]
+        assert stuck, "no call reached the hung node"
+        started = time.monotonic()
+        await asyncio.wait_for(client.close(), 5.0)
+        closing = time.monotonic() - started
+        results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 1.0)
+    finally:
+        await asyncio.to_thread(nodes[0].resume)
+    assert closing < 2.0, f"close took {closing:.2f} s"
+    for key, result in zip(keys, results, strict=True):
+        if isinstance(result, BaseException):
+            assert isinstance(result, emcache.ClientClosedError | emcache.ConnectionFailedError)
+        else:
+            assert result is not None
+            assert result.value == expected_value(key)
+    with pytest.raises(emcache.ClientClosedError):
+        await client.get(keys[0])
