@@ -164,3 +164,40 @@ async def test_load_soak_memory_flat(
     last = sum(after_warmup[-third:]) / third
     report(request, f"soak: mean RSS first third {first:.1f} MiB, last third {last:.1f} MiB")
     assert last - first < 8, "resident memory keeps growing under steady load"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("min_connections", [0, 1])
+async def test_load_bursts_with_aggressive_purge(
+    memcached_cluster: list[MemcachedProcess], make_client: ClientFactory, min_connections: int
+) -> None:
+    """Bursts separated by idle gaps longer than the purge delay: no error, no wrong value.
+
+    Connections are purged between bursts and reopened by the next one, so requests
+    race with connections being closed and opened all the time.
+    """
+    client = await make_client(
+        memcached_cluster,
+        max_connections=4,
+        min_connections=min_connections,
+        purge_unused_connections_after=0.05,
+    )
+    for start in range(0, len(KEYS), 100):
+        await asyncio.gather(*(client.set(k, value_of(k)) for k in KEYS[start : start + 100]))
+    errors: list[BaseException] = []
+    wrong = 0
+    for burst in range(30):
+        batch = KEYS[(burst * 37) % 800 :][:200]
+        results = await asyncio.gather(*(client.get(k) for k in batch), return_exceptions=True)
+        for key, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                errors.append(result)
+            elif result is None or result.value != value_of(key):
+                wrong += 1
+        await asyncio.sleep(0.08 + (burst % 3) * 0.02)
+    purged = sum(
+        m.connections_purged for m in client.cluster_managment().connection_pool_metrics().values()
+    )
+    assert not errors, errors[:3]
+    assert wrong == 0
+    assert purged > 0, "no connection was purged: the test exercised nothing"

@@ -12,6 +12,7 @@ import asyncio
 import datetime
 import logging
 import ssl
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 import trustme
 
 import emcache
-from emcache_tools import MemcachedLauncher, MemcachedProcess, TLSMaterial
+from emcache_tools import AuthConfig, MemcachedLauncher, MemcachedProcess, TLSMaterial
 from tests_integration.helpers import ClientFactory, address
 
 SENTINEL = b"sentinel"
@@ -279,3 +280,36 @@ async def test_security_key_injection_impossible(
     assert item is not None
     assert item.value == b"still here"
     assert await asyncio.to_thread(node_stat, memcached, "cmd_flush") == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["tls", "auth"])
+async def test_security_node_restart_reconnects_securely(
+    launcher: MemcachedLauncher, kind: str
+) -> None:
+    """After a TLS or auth node restarts, new connections verify / authenticate again."""
+    if kind == "tls":
+        node = launcher.start(tls=True)[0]
+        assert node.tls is not None
+        options: dict[str, object] = {"ssl": True, "ssl_extra_ca": str(node.tls.ca_file)}
+    else:
+        node = launcher.start(auth=AuthConfig("restart-user", "restart-Pa55"))[0]
+        options = {"username": "restart-user", "password": "restart-Pa55"}
+    client = await emcache.create_client([address(node)], timeout=1.0, **options)  # type: ignore[arg-type]
+    try:
+        await client.set(b"k", b"before")
+        await asyncio.to_thread(node.restart)
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                await client.set(b"k", b"after")
+                break
+            except emcache.ConnectionFailedError:
+                assert time.monotonic() < deadline, "never reconnected"
+                await asyncio.sleep(0.05)
+        item = await client.get(b"k")
+        assert item is not None
+        assert item.value == b"after"
+        assert time.monotonic() < deadline
+    finally:
+        await client.close()
