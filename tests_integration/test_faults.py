@@ -12,13 +12,21 @@ shortly after the fault ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 
 import pytest
 
 import emcache
 from emcache_tools import MemcachedLauncher, MemcachedProcess
-from emcache_tools.fault_scenarios import OP_TIMEOUT, Outcome, expected_value, run_scenario
+from emcache_tools.fault_scenarios import (
+    OP_TIMEOUT,
+    Outcome,
+    RecordingEvents,
+    expected_value,
+    run_scenario,
+)
 from tests_integration.helpers import address
 
 # Scheduling jitter on a busy CI box on top of the caller's own timeout.
@@ -96,7 +104,7 @@ async def test_fault_server_closes_idle_connections(launcher: MemcachedLauncher)
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("mode", ["away", "hang"])
+@pytest.mark.parametrize("mode", ["away", "hang", "garbage", "error"])
 async def test_fault_autodiscovery_endpoint_down(launcher: MemcachedLauncher, mode: str) -> None:
     """A failing configuration endpoint keeps the last node list; its return applies the new one."""
     outcome = await run_scenario(f"autodiscovery_{mode}", launcher)
@@ -139,3 +147,51 @@ async def test_fault_close_while_node_hung_does_not_hang(
             assert result.value == expected_value(key)
     with pytest.raises(emcache.ClientClosedError):
         await client.get(keys[0])
+
+
+@pytest.mark.asyncio
+async def test_fault_connect_black_holed_bounded_by_caller_timeout() -> None:
+    """A node whose connects hang costs callers their own timeout, then is reported unhealthy.
+
+    A listening socket with a full accept queue drops new SYNs, as a firewall
+    black-holing the port would: the connection attempt hangs until
+    connection_timeout.
+    """
+    server = socket.socket()
+    fillers: list[socket.socket] = []
+    events = RecordingEvents()
+    try:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        await asyncio.sleep(0.05)
+        endpoint = emcache.MemcachedHostAddress("127.0.0.1", port)
+        client = await emcache.create_client(
+            [endpoint], timeout=0.3, connection_timeout=1.0, cluster_events=events
+        )
+        try:
+            waits = []
+            seen: set[str] = set()
+            started = time.monotonic()
+            while time.monotonic() - started < 2.5:
+                began = time.monotonic()
+                with pytest.raises((TimeoutError, emcache.ConnectionFailedError)) as info:
+                    await client.get(b"k")
+                waits.append(time.monotonic() - began)
+                seen.add(type(info.value).__name__)
+            assert max(waits) <= 0.3 + MARGIN, f"a caller waited {max(waits):.2f} s"
+            assert client.cluster_managment().unhealthy_nodes() == [endpoint]
+            assert "ConnectionFailedError" in seen, "the failed connect was never reported"
+            await asyncio.sleep(0.05)
+            assert events.names_for(endpoint)[:1] == ["unhealthy"]
+        finally:
+            await client.close()
+    finally:
+        for sock in [*fillers, server]:
+            sock.close()

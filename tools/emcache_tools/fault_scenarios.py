@@ -564,7 +564,13 @@ async def run_autodiscovery_fault(
     endpoint = FixedPortConfigEndpoint([(n.host, n.port or 0) for n in nodes])
     await endpoint.start()
     events = RecordingEvents()
-    title = "autodiscovery endpoint " + ("goes away" if mode == "away" else "hangs")
+    titles = {
+        "away": "goes away",
+        "hang": "hangs",
+        "garbage": "answers garbage",
+        "error": "answers ERROR",
+    }
+    title = "autodiscovery endpoint " + titles[mode]
     outcome = Outcome(title + " 2 s, back with 2 nodes", OP_TIMEOUT)
     client = await emcache.create_client(
         [emcache.MemcachedHostAddress(endpoint.host, endpoint.port)],
@@ -588,7 +594,7 @@ async def run_autodiscovery_fault(
         if mode == "away":
             await endpoint.close()
         else:
-            endpoint.mode = "hang"
+            endpoint.mode = mode  # type: ignore[assignment]
         await asyncio.sleep(FAULT_SECONDS)
         if len(client.cluster_managment().nodes()) != len(nodes):
             outcome.notes.append("the node list changed while the endpoint was failing")
@@ -596,8 +602,10 @@ async def run_autodiscovery_fault(
         endpoint.set_nodes([(n.host, n.port or 0) for n in nodes[:2]])
         if mode == "away":
             await endpoint.start()
-        else:
+        elif mode == "hang":
             endpoint.stop_hanging()
+        else:
+            endpoint.mode = "ok"
         back = time.monotonic()
         applied = None
         while time.monotonic() - back < RECOVERY_LIMIT:
@@ -650,6 +658,8 @@ SCENARIOS: dict[str, ScenarioRunner] = {
     "idle_reset": run_idle_reset,
     "autodiscovery_away": _discovery("away"),
     "autodiscovery_hang": _discovery("hang"),
+    "autodiscovery_garbage": _discovery("garbage"),
+    "autodiscovery_error": _discovery("error"),
 }
 
 
