@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import emcache
-from emcache_tools import MemcachedProcess
+from emcache_tools import AuthConfig, MemcachedLauncher, MemcachedProcess
 from tests_integration.helpers import address
 
 STORM_OPS = int(os.environ.get("EMCACHE_STORM_OPS", "300000"))
@@ -234,3 +234,59 @@ async def test_cancellation_of_queued_waiters_frees_the_pool(
         assert metrics.cur_connections <= 1
     finally:
         await client.close()
+
+
+@pytest.mark.asyncio
+async def test_cancellation_storm_while_connections_authenticate(
+    launcher: MemcachedLauncher,
+) -> None:
+    """Cancellations while connections keep opening, TLS-handshaking and authenticating.
+
+    Connections are purged after 50 ms idle with no minimum, so every burst opens
+    new ones; no caller may get another's value and nothing may be left behind.
+    """
+    auth = AuthConfig("storm-user", "storm-Pa55")
+    nodes = launcher.start(2, tls=True, auth=auth)
+    assert nodes[0].tls is not None
+    tasks_before = asyncio.all_tasks()
+    options: dict[str, Any] = {
+        "ssl": True,
+        "ssl_extra_ca": str(nodes[0].tls.ca_file),
+        "username": auth.username,
+        "password": auth.password,
+    }
+    addresses = [address(n) for n in nodes]
+    setup = await emcache.create_client(addresses, timeout=5.0, **options)
+    client = await emcache.create_client(
+        addresses,
+        timeout=0.05,
+        min_connections=0,
+        max_connections=3,
+        purge_unused_connections_after=0.05,
+        **options,
+    )
+    try:
+        await asyncio.gather(*(setup.set(k, value_of(k)) for k in KEYS))
+        storm = Storm([client], seed=7)
+        for _ in range(10):
+            await storm.run(2000)
+            await asyncio.sleep(0.1)  # idle: the connections get purged
+        print(f"\n20000 operations over TLS + auth: {dict(storm.outcomes)}")
+        assert not storm.wrong, storm.wrong[:3]
+        assert not storm.unexpected, storm.unexpected[:3]
+        assert storm.outcomes["ok"] > 0
+        for seen in storm.max_connections_seen.values():
+            assert seen <= 3
+        purged = sum(
+            m.connections_purged
+            for m in client.cluster_managment().connection_pool_metrics().values()
+        )
+        assert purged > 0
+        item = await patient(client.get, KEYS[0])
+        assert item is not None
+        assert item.value == value_of(KEYS[0])
+    finally:
+        await client.close()
+        await setup.close()
+    await asyncio.sleep(0.1)
+    assert not asyncio.all_tasks() - tasks_before
