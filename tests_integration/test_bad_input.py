@@ -384,3 +384,33 @@ async def test_bad_input_missing_ca_file_refused(memcached: MemcachedProcess) ->
             [address(memcached)], ssl=True, ssl_extra_ca="/nonexistent/ca.pem"
         )
     assert "ca" in str(info.value).lower()
+
+
+@pytest.mark.asyncio
+async def test_bad_input_noreply_errors_never_shift_replies(
+    memcached: MemcachedProcess, make_client: ClientFactory
+) -> None:
+    """noreply requests that draw an error line leave every other reply with its caller."""
+    client = await make_client([memcached], max_connections=1)
+    await client.set(b"text", b"not a number")
+    await client.set(SENTINEL_KEY, SENTINEL_VALUE)
+    keys = [b"n%d" % i for i in range(30)]
+    for key in keys:
+        await client.set(key, b"value-of-" + key)
+    too_big = b"x" * (1024 * 1024 + 1)
+    calls = []
+    for index, key in enumerate(keys):
+        calls.append(client.get(key))
+        noisy = index % 3
+        if noisy == 0:
+            calls.append(client.set(b"big", too_big, noreply=True))  # SERVER_ERROR
+        elif noisy == 1:
+            calls.append(client.increment(b"text", 1, noreply=True))  # CLIENT_ERROR
+        else:
+            calls.append(client.delete(b"missing", noreply=True))  # NOT_FOUND
+    results = await asyncio.gather(*calls)
+    for key, item in zip(keys, results[::2], strict=True):
+        assert isinstance(item, emcache.Item)
+        assert item.value == b"value-of-" + key
+    assert all(r is None for r in results[1::2])
+    await assert_sentinel(client)
