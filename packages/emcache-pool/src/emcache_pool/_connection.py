@@ -55,6 +55,7 @@ class Connection(asyncio.Protocol):
         label: The node, as ``host:port`` or a socket path, for messages.
         max_depth: The largest number of requests seen in flight after a write.
         flushes: How many writes were made (the pool uses it to find idle connections).
+        reads: How many times bytes arrived (the pool uses it to find silent connections).
     """
 
     __slots__ = (
@@ -64,6 +65,7 @@ class Connection(asyncio.Protocol):
         "_flush_scheduled",
         "_loop",
         "_on_close",
+        "_on_drained",
         "_parser",
         "_paused",
         "_pending",
@@ -72,6 +74,7 @@ class Connection(asyncio.Protocol):
         "flushes",
         "label",
         "max_depth",
+        "reads",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, label: str) -> None:
@@ -87,8 +90,10 @@ class Connection(asyncio.Protocol):
         self._error_factory: ErrorFactory = self._lost_error
         self._closed: asyncio.Future[None] = loop.create_future()
         self._on_close: Callable[[Connection], None] | None = None
+        self._on_drained: Callable[[Connection], None] | None = None
         self.max_depth = 0
         self.flushes = 0
+        self.reads = 0
 
     def __repr__(self) -> str:
         state = "closed" if self._dead else "open"
@@ -188,6 +193,7 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._dead:
             return  # closing: nobody waits for these bytes any more
+        self.reads += 1
         parser = self._parser
         pending = self._pending
         try:
@@ -208,6 +214,9 @@ class Connection(asyncio.Protocol):
             return
         if parser.has_buffered_data():
             self._abort_stream(f"{self.label} sent bytes while no request was waiting")
+        elif self._on_drained is not None:
+            on_drained, self._on_drained = self._on_drained, None
+            on_drained(self)
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close itself; connection_lost follows
@@ -252,6 +261,10 @@ class Connection(asyncio.Protocol):
             callback(self)
         else:
             self._on_close = callback
+
+    def set_drained_callback(self, callback: Callable[[Connection], None] | None) -> None:
+        """Call ``callback(self)`` once the next time no request is left in flight."""
+        self._on_drained = callback
 
     async def wait_closed(self) -> None:
         """Wait until the transport is closed (``connection_lost`` was called)."""

@@ -18,7 +18,10 @@ failed attempts in a row, when no connection is open; the first successful attem
 makes it healthy again. An unhealthy node is retried in the background until it answers.
 
 Timeouts run in a :class:`~emcache_pool._timeouts.DeadlineQueue`; a timed-out or cancelled
-request stays in flight on its connection, whose reply is read and dropped.
+request stays in flight on its connection, whose reply is read and dropped. A connection on
+which a request timed out is set aside (no new request) until every reply it owes arrived,
+then serves again; one that stays silent for ``_STALLED_ABANDON_AFTER`` is abandoned, which
+gives up connections silently dropped by the network.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from emcache_pool._connection import Connection, open_connection
 from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, endpoint_text
 from emcache_pool._metrics import LATENCY_SAMPLE_EVERY, ConnectionPoolMetrics, percentiles
 from emcache_pool._timeouts import DeadlineQueue
-from emcache_pool.errors import ConnectError, PoolClosedError
+from emcache_pool.errors import ConnectError, ConnectionLostError, PoolClosedError
 from emcache_protocol import ReplyKind
 
 __all__ = ["ConnectionPool"]
@@ -47,11 +50,14 @@ _FIRST_BACKOFF = 0.05
 _MAX_BACKOFF = 1.0
 _UNHEALTHY_AFTER_FAILURES = 3
 _CLOSE_GRACE = 1.0
+_STALL_CHECK_EVERY = 0.25
+_STALLED_ABANDON_AFTER = 5.0
 _DRAIN_POLL = 0.005
 _SAMPLE_MASK = LATENCY_SAMPLE_EVERY - 1
 
+# The last item is filled with the connection the request is dispatched to, for timeouts.
 _Waiter: TypeAlias = tuple[
-    "asyncio.Future[object]", bytes, ReplyKind, "Sequence[bytes] | None", bool
+    "asyncio.Future[object]", bytes, ReplyKind, "Sequence[bytes] | None", bool, list["Connection"]
 ]
 
 
@@ -89,8 +95,11 @@ class ConnectionPool:
         # connection -> (its write count, when that count was first seen): idle since then
         self._idle: dict[Connection, tuple[int, float]] = {}
         self._retiring: set[Connection] = set()
+        # connection -> [its read count, since when that count has not moved]
+        self._stalled: dict[Connection, list[float]] = {}
+        self._stall_handle: asyncio.TimerHandle | None = None
         self._waiters: deque[_Waiter] = deque()
-        self._deadlines = DeadlineQueue(self._loop)
+        self._deadlines = DeadlineQueue(self._loop, self._request_timed_out)
         self._connector: asyncio.Task[None] | None = None
         self._backing_off = False
         self._grow = False
@@ -183,7 +192,7 @@ class ConnectionPool:
             return None
         fut = conn.send(request, kind, keys)
         if timeout is not None:
-            self._deadlines.add(fut, timeout)
+            self._deadlines.add(fut, timeout, conn)
         self._started = started = self._started + 1
         try:
             if started & _SAMPLE_MASK:
@@ -211,7 +220,8 @@ class ConnectionPool:
         return best
 
     def _maybe_grow(self) -> None:
-        if len(self._ready) < self._config.max_connections and not self._closing:
+        count = len(self._ready) + len(self._stalled)
+        if count < self._config.max_connections and not self._closing:
             self._grow = True
             self._ensure_connector()
 
@@ -240,11 +250,12 @@ class ConnectionPool:
             await asyncio.sleep(0)
             raise _fresh(self._last_error)
         fut: asyncio.Future[object] = self._loop.create_future()
-        self._waiters.append((fut, request, kind, keys, noreply))
+        dispatched_to: list[Connection] = []
+        self._waiters.append((fut, request, kind, keys, noreply, dispatched_to))
         self._waited += 1
         self._ensure_connector()
         if timeout is not None:
-            self._deadlines.add(fut, timeout)
+            self._deadlines.add(fut, timeout, dispatched_to)
         try:
             reply = await fut
         except BaseException:
@@ -257,7 +268,7 @@ class ConnectionPool:
         waiters = self._waiters
         ready = self._ready
         while waiters and ready:
-            fut, request, kind, keys, noreply = waiters.popleft()
+            fut, request, kind, keys, noreply, dispatched_to = waiters.popleft()
             if fut.done():
                 continue  # timed out or cancelled while waiting: never sent
             conn = self._pick(ready)
@@ -266,6 +277,7 @@ class ConnectionPool:
                 fut.set_result(None)
             else:
                 conn.enqueue(fut, request, kind, keys)
+                dispatched_to.append(conn)
 
     def _fail_waiters(self, error_factory: Callable[[], BaseException]) -> bool:
         failed = False
@@ -283,7 +295,7 @@ class ConnectionPool:
         if self._closed:
             return False
         count = len(self._ready)
-        if count >= self._config.max_connections:
+        if count + len(self._stalled) >= self._config.max_connections:
             return False
         if self._waiters:
             return True
@@ -378,6 +390,7 @@ class ConnectionPool:
         if conn in self._ready:
             self._ready.remove(conn)
         self._idle.pop(conn, None)
+        self._stalled.pop(conn, None)
         self._closed_count += 1
         self._max_depth = max(self._max_depth, conn.max_depth)
         self._retire(conn)
@@ -401,6 +414,53 @@ class ConnectionPool:
                 self._on_health_change(healthy)
             except Exception:
                 logger.exception("%r: health callback failed", self)
+
+    # -- stalled connections ----------------------------------------------------------------
+
+    def _request_timed_out(self, holder: Connection | list[Connection]) -> None:
+        """A request timed out on a connection: send nothing more there until it catches up."""
+        if isinstance(holder, list):
+            if not holder:
+                return  # it timed out waiting for a connection
+            holder = holder[0]
+        conn = holder
+        if conn not in self._ready or self._closed:
+            return
+        self._ready.remove(conn)
+        self._stalled[conn] = [conn.reads, self._loop.time()]
+        conn.set_drained_callback(self._caught_up)
+        logger.debug("%r: a request timed out, connection set aside until it catches up", self)
+        if self._stall_handle is None:
+            self._stall_handle = self._loop.call_later(_STALL_CHECK_EVERY, self._check_stalled)
+        if self._wants_connection():
+            self._ensure_connector()
+
+    def _caught_up(self, conn: Connection) -> None:
+        """Every reply owed by a stalled connection arrived: it serves requests again."""
+        if self._stalled.pop(conn, None) is None or conn.is_closed:
+            return
+        self._idle[conn] = (conn.flushes, self._loop.time())
+        self._ready.append(conn)
+        self._dispatch_waiters()
+
+    def _check_stalled(self) -> None:
+        """Abandon stalled connections that received nothing for a long time."""
+        self._stall_handle = None
+        now = self._loop.time()
+        for conn, state in list(self._stalled.items()):
+            if conn.reads != state[0]:
+                state[0], state[1] = conn.reads, now
+            elif now - state[1] >= _STALLED_ABANDON_AFTER:
+                logger.warning(
+                    "%r: abandoning a connection silent for %.1f s", self, now - state[1]
+                )
+                conn.abort(self._silent_error)
+        if self._stalled and not self._closed:
+            self._stall_handle = self._loop.call_later(_STALL_CHECK_EVERY, self._check_stalled)
+
+    def _silent_error(self) -> BaseException:
+        msg = f"connection to {self._label} abandoned: no reply for {_STALLED_ABANDON_AFTER} s"
+        return ConnectionLostError(msg)
 
     # -- trimming ---------------------------------------------------------------------------
 
@@ -432,9 +492,10 @@ class ConnectionPool:
         created = list(self._connect_latencies)
         create_p50, create_p99 = percentiles(created, 0.5, 0.99)
         op_p50, op_p99 = percentiles(self._latencies, 0.5, 0.99)
-        depths = [conn.max_depth for conn in self._ready]
+        live = [*self._ready, *self._stalled]
+        depths = [conn.max_depth for conn in live]
         return ConnectionPoolMetrics(
-            cur_connections=len(self._ready),
+            cur_connections=len(live),
             connections_created=self._created,
             connections_created_with_error=self._created_with_error,
             connections_purged=self._purged,
@@ -446,7 +507,7 @@ class ConnectionPool:
             create_connection_p50=create_p50,
             create_connection_p99=create_p99,
             create_connection_upper=max(created) if created else None,
-            requests_in_flight=sum(len(conn._pending) for conn in self._ready),
+            requests_in_flight=sum(len(conn._pending) for conn in live),
             requests_waiting=sum(1 for waiter in self._waiters if not waiter[0].done()),
             max_pipeline_depth=max([self._max_depth, *depths]),
             operation_latency_p50=op_p50,
@@ -477,8 +538,11 @@ class ConnectionPool:
             def closed() -> BaseException:
                 return PoolClosedError(f"connection pool of {label} closed")
 
+            if self._stall_handle is not None:
+                self._stall_handle.cancel()
+                self._stall_handle = None
             self._fail_waiters(closed)
-            for conn in self._ready.copy():
+            for conn in [*self._ready, *self._stalled]:
                 conn.close(closed)
             self._deadlines.close()
         await self._wait_transports_closed()
@@ -500,7 +564,7 @@ class ConnectionPool:
     def _has_work(self) -> bool:
         if any(not waiter[0].done() for waiter in self._waiters):
             return True
-        return any(conn._pending for conn in self._ready)
+        return any(conn._pending for conn in [*self._ready, *self._stalled])
 
     async def _wait_transports_closed(self) -> None:
         waiting = {c.transport_closed: c for c in self._retiring if not c.transport_closed.done()}

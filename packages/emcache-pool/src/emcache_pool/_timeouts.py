@@ -23,6 +23,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["DeadlineQueue"]
 
@@ -42,7 +43,7 @@ class _Lane:
         self._owner = owner
         self._loop = owner.loop
         self._timeout = timeout
-        self.entries: deque[tuple[float, asyncio.Future[object]]] = deque()
+        self.entries: deque[tuple[float, asyncio.Future[object], object]] = deque()
         self._timer: asyncio.TimerHandle | None = None
 
     def arm(self, deadline: float) -> None:
@@ -52,12 +53,15 @@ class _Lane:
         self._timer = None
         now = self._loop.time() + _SLACK
         entries = self.entries
+        on_expire = self._owner.on_expire
         while entries:
-            deadline, fut = entries[0]
+            deadline, fut, holder = entries[0]
             if not fut.done():
                 if deadline > now:
                     break
                 fut.set_exception(TimeoutError(f"no reply within {self._timeout} s"))
+                if holder is not None and on_expire is not None:
+                    on_expire(holder)
             entries.popleft()
         if entries:
             self._timer = self._loop.call_at(entries[0][0], self._expire)
@@ -74,27 +78,43 @@ class _Lane:
 class DeadlineQueue:
     """Gives futures a :class:`TimeoutError` when their timeout passes.
 
-    Attributes:
+    Args:
         loop: The event loop whose clock and timers are used.
+        on_expire: Called with the ``holder`` given to :meth:`add` when that future expires.
+
+    Attributes:
+        loop: The event loop.
+        on_expire: The callback given.
     """
 
-    __slots__ = ("_lanes", "_time", "loop")
+    __slots__ = ("_lanes", "_time", "loop", "on_expire")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_expire: Callable[[Any], None] | None = None,
+    ) -> None:
         self.loop = loop
+        self.on_expire = on_expire
         self._lanes: dict[float, _Lane] = {}
         # The stock loop's clock is time.monotonic: calling it directly skips a method call.
         stock = type(loop).time is asyncio.BaseEventLoop.time
         self._time: Callable[[], float] = time.monotonic if stock else loop.time
 
-    def add(self, fut: asyncio.Future[object], timeout: float) -> None:
-        """Expire ``fut`` after ``timeout`` seconds unless it is done by then."""
+    def add(self, fut: asyncio.Future[object], timeout: float, holder: object = None) -> None:
+        """Expire ``fut`` after ``timeout`` seconds unless it is done by then.
+
+        Args:
+            fut: The future to expire.
+            timeout: Seconds from now.
+            holder: Passed to ``on_expire`` if the future expires (the connection it waits on).
+        """
         lane = self._lanes.get(timeout)
         if lane is None:
             lane = self._lanes[timeout] = _Lane(self, timeout)
         entries = lane.entries
         deadline = self._time() + timeout
-        entries.append((deadline, fut))
+        entries.append((deadline, fut, holder))
         if not len(entries) & _PRUNE_MASK:
             while entries and entries[0][1].done():
                 entries.popleft()
