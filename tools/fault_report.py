@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import emcache
-from emcache_tools.fault_scenarios import SCENARIOS, Outcome, run_scenario
+from emcache_tools.fault_scenarios import OP_TIMEOUT, SCENARIOS, Outcome, run_scenario
 from emcache_tools.hostile_server import Act, HostileServer, Request
 
 ATTACK_TIMEOUT = 0.5
@@ -166,8 +166,12 @@ async def main(argv: Sequence[str]) -> int:
             print(f"attack: {name} ...", file=sys.stderr)
             rows.append(await run_attack(name, script))
     print(
-        f"\nOperation timeout {ATTACK_TIMEOUT} s; fault scenarios run 16 callers on 3 nodes "
-        "(values derived from keys, every read checked).\n"
+        f"\nFault scenarios: 16 callers on 3 nodes, operation timeout {OP_TIMEOUT} s, every value "
+        "derived from its key and every read checked; recovery is counted from the end of the "
+        "fault. 'lost' counts keys written before the fault and never rewritten that were gone "
+        "afterwards: a killed or restarted memcached comes back empty, and a node removed by "
+        "autodiscovery takes its keys away. Hostile attacks: one scripted fake node, operation "
+        f"timeout {ATTACK_TIMEOUT} s; recovery is counted from the failed call.\n"
     )
     print_table(rows)
     return 0

@@ -132,7 +132,7 @@ class Outcome:
     def data_text(self) -> str:
         mixed = f"mixed {self.mixed}"
         if self.lost_of:
-            return f"{mixed}; lost {self.lost}/{self.lost_of} keys of the faulted node"
+            return f"{mixed}; lost {self.lost}/{self.lost_of} keys of that node"
         return f"{mixed}; lost {self.lost}"
 
 
