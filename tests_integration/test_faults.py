@@ -84,9 +84,12 @@ async def test_fault_node_killed_purged_from_routing(launcher: MemcachedLauncher
 
 
 @pytest.mark.asyncio
-async def test_fault_node_hung_times_out_then_recovers(launcher: MemcachedLauncher) -> None:
+@pytest.mark.parametrize("kind", ["sigstop", "sigstop_long"])
+async def test_fault_node_hung_times_out_then_recovers(
+    launcher: MemcachedLauncher, kind: str
+) -> None:
     """A SIGSTOPped node costs its callers exactly their timeout and loses no data on SIGCONT."""
-    outcome = await run_scenario("sigstop", launcher)
+    outcome = await run_scenario(kind, launcher)
     assert_common(outcome)
     assert "TimeoutError" in outcome.errors
     assert outcome.errors["TimeoutError"].max_wait >= OP_TIMEOUT * 0.9

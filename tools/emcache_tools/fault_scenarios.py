@@ -391,6 +391,12 @@ NODE_FAULTS = {
         start=MemcachedProcess.pause,
         end=MemcachedProcess.resume,
     ),
+    "sigstop_long": Fault(
+        "node SIGSTOPped 6 s, then SIGCONT",
+        start=MemcachedProcess.pause,
+        end=MemcachedProcess.resume,
+        seconds=6.0,
+    ),
     "restart": Fault(
         "node restarted on the same port",
         start=MemcachedProcess.restart,
@@ -654,6 +660,7 @@ SCENARIOS: dict[str, ScenarioRunner] = {
     "sigkill_purge": _node("sigkill_purge"),
     "sigkill_autobatching": _node("sigkill_autobatching"),
     "sigstop": _node("sigstop"),
+    "sigstop_long": _node("sigstop_long"),
     "restart": _node("restart"),
     "idle_reset": run_idle_reset,
     "autodiscovery_away": _discovery("away"),
