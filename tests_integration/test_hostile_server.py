@@ -292,3 +292,41 @@ async def test_hostile_node_does_not_disturb_healthy_node(
 def test_hostile_fd_count_is_linux_only() -> None:
     """The memory and fd checks of these suites read /proc; make that dependency explicit."""
     assert os.path.exists("/proc/self/status")
+
+
+@pytest.mark.asyncio
+async def test_hostile_endless_stats_reply_bounded_memory(hostile: HostileServer) -> None:
+    """A stats reply that never ends (ever new STAT lines) is refused, not buffered forever.
+
+    A real memcached answers ``stats`` with a few hundred lines (a few thousand for
+    ``stats slabs``); two million distinct ones are an attack, and the reply keeps
+    being read after the caller timed out.
+    """
+    addr = hostile_address(hostile)
+    client = await emcache.create_client([addr], timeout=TIMEOUT)
+    try:
+        await client.set(GOOD, b"good-value")
+        chunks = [
+            Act(b"".join(b"STAT n%02d_%07d %d\r\n" % (part, i, i) for i in range(100_000)))
+            for part in range(20)
+        ]
+        hostile.attack(lambda r: r.command == b"stats", chunks)
+        before = rss_mb()
+        with pytest.raises((TimeoutError, emcache.CommandError)):
+            await client.stats(addr)
+        # Let the client read what was sent (about 50 MB): until its memory stops moving.
+        last = rss_mb()
+        for _ in range(10):
+            await asyncio.sleep(0.5)
+            now = rss_mb()
+            if abs(now - last) < 1:
+                break
+            last = now
+        grown = rss_mb() - before
+        print(f"\nRSS grew by {grown:.0f} MiB while reading 2M STAT lines")
+        assert grown < 128, f"the client kept {grown:.0f} MiB of an endless stats reply"
+        item = await client.get(GOOD)
+        assert item is not None
+        assert item.value == b"good-value"
+    finally:
+        await client.close()
