@@ -55,6 +55,7 @@ ATTACKS: dict[str, object] = {
     "length of 20 digits": [Act(b"VALUE evil 0 99999999999999999999\r\n")],
     "negative length": [Act(b"VALUE evil 0 -1\r\nx\r\nEND\r\n")],
     "value for a key never asked": [Act(b"VALUE someone-else 0 6\r\nsecret\r\nEND\r\n")],
+    "same key twice": [Act(b"VALUE evil 0 1\r\na\r\nVALUE evil 0 1\r\nb\r\nEND\r\n")],
     "truncated, then close": [Act(b"VALUE evil 0 10\r\nabc", close=True)],
     "close mid-line": [Act(b"VALU", close=True)],
     "reset mid-reply": [Act(b"VALUE evil 0 10\r\nab", reset=True)],
@@ -328,5 +329,49 @@ async def test_hostile_endless_stats_reply_bounded_memory(hostile: HostileServer
         item = await client.get(GOOD)
         assert item is not None
         assert item.value == b"good-value"
+    finally:
+        await client.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("order", ["reversed", "duplicated", "foreign"])
+async def test_hostile_batched_reply_never_misattributed(
+    hostile: HostileServer, order: str
+) -> None:
+    """Autobatched callers never get a value that the server listed out of order or twice."""
+    client = await emcache.create_client(
+        [hostile_address(hostile)], timeout=TIMEOUT, autobatching=True
+    )
+    try:
+        keys = [b"b%02d" % i for i in range(10)]
+        for key in keys:
+            await client.set(key, b"value-of-" + key)
+
+        def tamper(request: Request, honest: bytes) -> list[Act]:
+            asked = list(request.keys)
+            if order == "reversed":
+                listed = asked[::-1]
+            elif order == "duplicated":
+                listed = [asked[0], *asked]
+            else:
+                listed = [*asked[:-1], b"zz-not-asked"]
+            body = b"".join(
+                b"VALUE %s 0 %d\r\nvalue-of-%s\r\n" % (k, 9 + len(k), k) for k in listed
+            )
+            return [Act(body + b"END\r\n")]
+
+        hostile.attack(lambda r: r.command == b"get" and len(r.keys) > 1, tamper)
+        results = await asyncio.gather(*(client.get(k) for k in keys), return_exceptions=True)
+        assert any(isinstance(r, BaseException) for r in results), "the tampered batch went through"
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, BaseException):
+                assert isinstance(result, emcache.ConnectionFailedError), repr(result)
+            else:
+                assert result is not None
+                assert result.value == b"value-of-" + key
+        hostile.clear()
+        item = await client.get(keys[3])
+        assert item is not None
+        assert item.value == b"value-of-" + keys[3]
     finally:
         await client.close()
