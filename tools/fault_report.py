@@ -142,6 +142,43 @@ async def run_attack(name: str, script: object) -> Row:
             await client.close()
 
 
+async def run_stats_flood() -> Row:
+    """A stats reply of 2 million distinct STAT lines (about 50 MB) that never ends."""
+    async with HostileServer() as server:
+        address = emcache.MemcachedHostAddress(server.host, server.port)
+        client = await emcache.create_client([address], timeout=ATTACK_TIMEOUT)
+        try:
+            await client.set(b"good", b"good-value")
+            chunks = [
+                Act(b"".join(b"STAT n%02d_%07d %d\r\n" % (part, i, i) for i in range(100_000)))
+                for part in range(20)
+            ]
+            server.attack(lambda r: r.command == b"stats", chunks)
+            before = rss_mb()
+            started = time.monotonic()
+            try:
+                await client.stats(address)
+            except Exception as exc:
+                saw = f"{type(exc).__name__} after {1000 * (time.monotonic() - started):.0f} ms"
+            else:
+                saw = "a stats reply"
+            last = rss_mb()
+            for _ in range(10):
+                await asyncio.sleep(0.5)
+                now = rss_mb()
+                if abs(now - last) < 1:
+                    break
+                last = now
+            failed_at = time.monotonic()
+            good = await client.get(b"good")
+            mixed = int(good is None or good.value != b"good-value")
+            recovery = f"{1000 * (time.monotonic() - failed_at):.0f} ms"
+            health = f"RSS +{rss_mb() - before:.0f} MiB kept after the caller gave up"
+            return Row("hostile: endless stats reply", saw, recovery, f"mixed {mixed}", health)
+        finally:
+            await client.close()
+
+
 def print_table(rows: Sequence[Row]) -> None:
     header = ("fault / attack", "what callers saw", "recovery", "data lost or mixed", "health")
     print("| " + " | ".join(header) + " |")
@@ -165,6 +202,8 @@ async def main(argv: Sequence[str]) -> int:
         for name, script in ATTACKS.items():
             print(f"attack: {name} ...", file=sys.stderr)
             rows.append(await run_attack(name, script))
+        print("attack: endless stats reply ...", file=sys.stderr)
+        rows.append(await run_stats_flood())
     print(
         f"\nFault scenarios: 16 callers on 3 nodes, operation timeout {OP_TIMEOUT} s, every value "
         "derived from its key and every read checked; recovery is counted from the end of the "
