@@ -19,9 +19,11 @@ import time
 import pytest
 
 import emcache
+import emcache.errors
 from emcache_tools import MemcachedLauncher, MemcachedProcess
 from emcache_tools.fault_scenarios import (
     OP_TIMEOUT,
+    FixedPortConfigEndpoint,
     Outcome,
     RecordingEvents,
     expected_value,
@@ -198,3 +200,37 @@ async def test_fault_connect_black_holed_bounded_by_caller_timeout() -> None:
     finally:
         for sock in [*fillers, server]:
             sock.close()
+
+
+FACADE_ERRORS = tuple(getattr(emcache.errors, name) for name in emcache.errors.__all__)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["closed", "hang", "error", "garbage"])
+async def test_fault_autodiscovery_endpoint_down_at_creation(mode: str) -> None:
+    """With the configuration endpoint down, create_client fails in time with a facade error."""
+    endpoint = FixedPortConfigEndpoint([("127.0.0.1", 11211)])
+    await endpoint.start()
+    if mode == "closed":
+        await endpoint.close()
+    else:
+        endpoint.mode = mode  # type: ignore[assignment]
+    tasks_before = asyncio.all_tasks()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Exception) as info:
+            await emcache.create_client(
+                [emcache.MemcachedHostAddress(endpoint.host, endpoint.port)],
+                autodiscovery=True,
+                autodiscovery_timeout=0.5,
+            )
+    finally:
+        await endpoint.close()
+    assert time.monotonic() - started <= 0.5 + MARGIN
+    await asyncio.sleep(0.05)
+    assert asyncio.all_tasks() == tasks_before, "create_client left tasks behind"
+    error = info.value
+    assert isinstance(error, FACADE_ERRORS), (
+        f"{type(error).__module__}.{type(error).__name__} is not an emcache error: "
+        "callers of emcache cannot catch it without importing a lower package"
+    )
