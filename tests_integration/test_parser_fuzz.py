@@ -343,3 +343,21 @@ def test_parser_large_value_in_small_chunks_is_linear() -> None:
     elapsed = time.perf_counter() - start
     assert reply == [Value(b"k", 7, value, None)]
     assert elapsed < 2.0
+
+
+def test_parser_endless_stats_reply_refused() -> None:
+    """A stats reply of a million distinct lines is refused instead of kept in memory.
+
+    memcached's largest stats groups have a few thousand lines; without a bound, a
+    server can make the client hold any amount of memory one short line at a time.
+    """
+    parser = ResponseParser()
+
+    def feed() -> None:
+        for part in range(100):
+            chunk = b"".join(b"STAT s%02d_%05d 1\r\n" % (part, i) for i in range(10_000))
+            parser.receive_data(chunk)
+            assert parser.next_reply(ReplyKind.STATS) is NEED_DATA
+
+    with pytest.raises(ProtocolError):
+        feed()
