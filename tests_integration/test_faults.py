@@ -234,3 +234,51 @@ async def test_fault_autodiscovery_endpoint_down_at_creation(mode: str) -> None:
         f"{type(error).__module__}.{type(error).__name__} is not an emcache error: "
         "callers of emcache cannot catch it without importing a lower package"
     )
+
+
+@pytest.mark.asyncio
+async def test_fault_every_node_killed_then_back(
+    memcached_cluster: list[MemcachedProcess],
+) -> None:
+    """With every node dead callers fail fast with an emcache error; all come back after."""
+    nodes = memcached_cluster
+    events = RecordingEvents()
+    client = await emcache.create_client(
+        [address(n) for n in nodes], timeout=1.0, purge_unhealthy_nodes=True, cluster_events=events
+    )
+    try:
+        keys = [b"all:%d" % i for i in range(30)]
+        for key in keys:
+            await client.set(key, expected_value(key))
+        for node in nodes:
+            await asyncio.to_thread(node.kill)
+        seen: set[str] = set()
+        waits = []
+        started = time.monotonic()
+        while time.monotonic() - started < 2.0:
+            began = time.monotonic()
+            with pytest.raises(FACADE_ERRORS) as info:
+                await client.get(keys[int(began * 1000) % len(keys)])
+            waits.append(time.monotonic() - began)
+            seen.add(type(info.value).__name__)
+            await asyncio.sleep(0.01)
+        assert max(waits) < 0.5, f"a caller waited {max(waits):.2f} s for dead nodes"
+        assert "ClusterNoAvailableNodes" in seen, seen
+        assert client.cluster_managment().healthy_nodes() == []
+        for node in nodes:
+            await asyncio.to_thread(node.start)
+        back = time.monotonic()
+        while len(client.cluster_managment().healthy_nodes()) < len(nodes):
+            assert time.monotonic() - back < 5.0, "the nodes were not seen healthy again"
+            await asyncio.sleep(0.02)
+        for key in keys:
+            await client.set(key, expected_value(key))
+            item = await client.get(key)
+            assert item is not None
+            assert item.value == expected_value(key)
+        await asyncio.sleep(0.05)
+        names = [name for _, name, _ in events.calls]
+        assert names.count("unhealthy") == len(nodes)
+        assert names.count("healthy") == len(nodes)
+    finally:
+        await client.close()
