@@ -282,3 +282,31 @@ async def test_fault_every_node_killed_then_back(
         assert names.count("healthy") == len(nodes)
     finally:
         await client.close()
+
+
+@pytest.mark.asyncio
+async def test_fault_kill_fails_in_flight_callers_without_timeout(
+    memcached: MemcachedProcess,
+) -> None:
+    """With timeout=None, callers in flight when the node dies fail at once instead of hanging."""
+    client = await emcache.create_client([address(memcached)], timeout=None)
+    try:
+        await client.set(b"k", b"v")
+        await asyncio.to_thread(memcached.pause)
+        calls = [asyncio.ensure_future(client.get(b"k")) for _ in range(100)]
+        calls += [asyncio.ensure_future(client.set(b"k", b"v")) for _ in range(100)]
+        await asyncio.sleep(0.2)
+        assert not any(c.done() for c in calls)
+        killed = time.monotonic()
+        await asyncio.to_thread(memcached.kill)
+        results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 2.0)
+        assert time.monotonic() - killed < 1.0
+        assert all(isinstance(r, emcache.ConnectionFailedError) for r in results), {
+            type(r).__name__ for r in results
+        }
+        started = time.monotonic()
+        with pytest.raises(emcache.ConnectionFailedError):
+            await asyncio.wait_for(client.get(b"k"), 2.0)
+        assert time.monotonic() - started < 0.5, "a dead node must fail fast even without timeout"
+    finally:
+        await client.close()
