@@ -185,9 +185,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", nargs="+", choices=CLIENTS, default=CLIENTS)
     parser.add_argument("--loops", nargs="+", choices=LOOPS, default=LOOPS)
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
-    parser.add_argument("--duration", type=float, help="measured seconds per run (default 2)")
-    parser.add_argument("--warmup", type=float, help="seconds before measuring (default 0.5)")
-    parser.add_argument("--rounds", type=int, help="runs per cell, median kept (default 2)")
+    parser.add_argument("--duration", type=float, help="measured seconds per run (default 1.2)")
+    parser.add_argument("--warmup", type=float, help="seconds before measuring (default 0.4)")
+    parser.add_argument("--rounds", type=int, help="runs per cell, median kept (default 3)")
     parser.add_argument("--quick", action="store_true", help="32-task workloads, 1 short round")
     parser.add_argument(
         "--quiet-wait",
@@ -208,9 +208,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     args.workloads = args.workloads or (QUICK_WORKLOADS if quick else DEFAULT_WORKLOADS)
-    args.duration = args.duration or (1.0 if quick else 2.0)
-    args.warmup = args.warmup if args.warmup is not None else (0.3 if quick else 0.5)
-    args.rounds = args.rounds or (1 if quick else 2)
+    args.duration = args.duration or (1.0 if quick else 1.2)
+    args.warmup = args.warmup if args.warmup is not None else (0.3 if quick else 0.4)
+    args.rounds = args.rounds or (1 if quick else 3)
     args.out = args.out or (ROOT / ".bench" if quick else ROOT / "docs" / "bench")
     if args.quiet_budget is None:
         args.quiet_budget = 15.0 if quick else 60.0

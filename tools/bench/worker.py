@@ -192,24 +192,29 @@ async def task_loop(
             t0 = perf()
         try:
             if workload.op == "get":
-                if not await get(key):
-                    stats.misses += 1
+                ok = bool(await get(key))
             elif workload.op == "set":
                 await set_(key, value)
+                ok = True
             elif workload.op == "get_many":
                 assert get_many is not None
                 start = i % (nkeys - workload.batch)
-                if len(await get_many(keys[start : start + workload.batch])) != workload.batch:
-                    stats.misses += 1
+                found = await get_many(keys[start : start + workload.batch])
+                ok = len(found) == workload.batch
             elif n & 1:
                 await set_(key, value)
-            elif not await get(key):
-                stats.misses += 1
+                ok = True
+            else:
+                ok = bool(await get(key))
         except Exception as exc:
             stats.error(exc)
+        else:
+            if ok:
+                counts[idx] += 1  # only operations that did their job count
+            else:
+                stats.misses += 1
         if timed:
             samples.append(perf() - t0)
-        counts[idx] += 1
 
 
 async def run_async(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
@@ -274,11 +279,9 @@ async def measure_memory(stats: Stats, workload: Workload) -> dict[str, Any]:
         await asyncio.sleep(0.05)
     gc.collect()
     rss_start, start_ops, start = rss_bytes(), sum(stats.counts), time.perf_counter()
-    stats.measuring = True
     while sum(stats.counts) - start_ops < workload.count:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     ops, elapsed = sum(stats.counts) - start_ops, time.perf_counter() - start
-    stats.measuring = False
     gc.collect()
     rss_end = rss_bytes()
     return {
@@ -343,23 +346,28 @@ def run_threads(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
                 t0 = perf()
             try:
                 if workload.op == "get":
-                    if client.get(key) is None:
-                        stats.misses += 1
+                    ok = client.get(key) is not None
                 elif workload.op == "set":
                     client.set(key, value)
+                    ok = True
                 elif workload.op == "get_many":
                     start = i % (KEY_COUNT - workload.batch)
-                    if len(client.get_many(keys[start : start + workload.batch])) != workload.batch:
-                        stats.misses += 1
+                    found = client.get_many(keys[start : start + workload.batch])
+                    ok = len(found) == workload.batch
                 elif n & 1:
                     client.set(key, value)
-                elif client.get(key) is None:
-                    stats.misses += 1
+                    ok = True
+                else:
+                    ok = client.get(key) is not None
             except Exception as exc:
                 stats.error(exc)
+            else:
+                if ok:
+                    counts[idx] += 1
+                else:
+                    stats.misses += 1
             if timed:
                 samples.append(perf() - t0)
-            counts[idx] += 1
 
     threads = [threading.Thread(target=thread_loop, args=(i,)) for i in range(workload.tasks)]
     for t in threads:
