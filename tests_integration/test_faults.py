@@ -1,8 +1,9 @@
 """Faults under a steady workload: killed, hung and restarted nodes, server-closed
-connections, and an autodiscovery endpoint that goes away or hangs.
+connections, black-holed connects, and an autodiscovery endpoint that goes away,
+hangs or answers nonsense.
 
-Every scenario runs 16 concurrent callers over a 3-node cluster with a 0.5 s
-operation timeout (see ``emcache_tools.fault_scenarios``). For each one the
+Every scenario runs 16 concurrent callers over a 3-node cluster with the
+default 1.0 s operation timeout (see ``emcache_tools.fault_scenarios``). For each one the
 callers must see a fast failure or their own timeout and nothing slower, never
 a value that is not their key's, no error for keys of the healthy nodes, the
 cluster must report and then clear the fault, and everything must work again
