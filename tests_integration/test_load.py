@@ -163,7 +163,9 @@ async def test_load_soak_memory_flat(
     first = sum(after_warmup[:third]) / third
     last = sum(after_warmup[-third:]) / third
     report(request, f"soak: mean RSS first third {first:.1f} MiB, last third {last:.1f} MiB")
-    assert last - first < 8, "resident memory keeps growing under steady load"
+    # Over ~15 million operations, a leak of even one byte per operation shows as 15 MiB;
+    # the allocator alone moves RSS by a few MiB.
+    assert last - first < 12, "resident memory keeps growing under steady load"
 
 
 @pytest.mark.asyncio
