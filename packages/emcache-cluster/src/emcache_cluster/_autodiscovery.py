@@ -82,7 +82,7 @@ async def fetch_config(endpoint: Endpoint, pool: PoolConfig, within: float) -> C
         async with asyncio.timeout(within):
             reply = await conn.execute(config_get_cluster_command(), ReplyKind.CONFIG)
     except TimeoutError:
-        msg = f"{where} did not answer `config get cluster` within {within} s"
+        msg = f"{where} did not answer `config get cluster` within {within:g} s"
         raise AutodiscoveryError(msg) from None
     except (ProtocolError, ServerProtocolError) as exc:
         msg = f"{where} answered `config get cluster` with an unparsable reply ({exc})"
@@ -157,7 +157,7 @@ class Autodiscovery:
                 continue
             self.version = config.version
             return discovered_endpoints(config)
-        msg = f"autodiscovery found no nodes within {self._timeout} s: " + "; ".join(reasons)
+        msg = f"autodiscovery found no nodes within {self._timeout:g} s: " + "; ".join(reasons)
         raise AutodiscoveryError(msg)
 
     def start(self) -> None:

@@ -40,7 +40,9 @@ logger = logging.getLogger("emcache_cluster")
 class Cluster:
     """Nodes of one memcached cluster, each with its connection pool.
 
-    Build it with :meth:`create`. Attributes:
+    Build it with :meth:`create`.
+
+    Attributes:
         cluster_managment: The read-only view handed to event hooks.
     """
 

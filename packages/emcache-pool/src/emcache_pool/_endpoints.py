@@ -38,6 +38,7 @@ class MemcachedUnixSocketPath:
 
 
 Endpoint: TypeAlias = MemcachedHostAddress | MemcachedUnixSocketPath
+"""Where a node listens: a host and port, or a unix socket path."""
 
 
 def node_id(endpoint: Endpoint) -> str:

@@ -67,6 +67,11 @@ __all__ = ["ResponseParser"]
 
 # A reply line longer than this without its terminator cannot be valid.
 _MAX_LINE: Final = 64 * 1024
+# The largest stats reply accepted (memcached's biggest groups, such as "stats
+# items" on a full server, have a few thousand lines); a longer one comes from a
+# hostile or broken server and would otherwise be held in memory line by line.
+_MAX_STATS_SIZE: Final = 4 * 1024 * 1024
+_MAX_STATS_LINES: Final = 65536
 
 # A VALUE line: key (1..250 bytes, no control byte, space or DEL), flags, length, cas.
 # Possessive repeats: a field never gives back bytes, which saves backtracking work.
@@ -100,12 +105,14 @@ class ResponseParser:
         "_buf",
         "_chunks",
         "_key_index",
+        "_line_wait",
         "_max_value_size",
         "_need",
         "_pending",
         "_pos",
         "_readers",
         "_stats",
+        "_stats_size",
         "_values",
     )
 
@@ -125,6 +132,8 @@ class ResponseParser:
         self._chunks: list[bytes | memoryview] = []
         self._pending = 0
         self._need = 0
+        self._line_wait = False
+        self._stats_size = 0
         self._values: list[Value] = []
         self._key_index = 0
         self._stats: dict[str, str] = {}
@@ -150,9 +159,14 @@ class ResponseParser:
             self._buf = data
             self._pos = 0
             self._need = 0
+            self._line_wait = False
         elif data:
             self._chunks.append(data)
             self._pending += len(data)
+            if self._line_wait and b"\n" in data:
+                # The line being waited for may be complete now. Scanning only the
+                # new chunk keeps a line that trickles in byte by byte linear.
+                self._need = 0
 
     def has_buffered_data(self) -> bool:
         """Whether bytes arrived that no reply has consumed yet."""
@@ -231,6 +245,7 @@ class ResponseParser:
         chunks.clear()
         self._pending = 0
         self._need = 0
+        self._line_wait = False
         return True
 
     def _wait(self, need: int) -> object:
@@ -248,7 +263,9 @@ class ResponseParser:
             if unread > _MAX_LINE:
                 msg = f"reply line longer than {_MAX_LINE} bytes: {shown(buf[pos:])}"
                 raise ProtocolError(msg)
-            self._need = unread + 1
+            # Join again only when a newline arrives or the line grows past the limit.
+            self._need = _MAX_LINE + 3
+            self._line_wait = True
             return None
         self._pos = eol + 2
         return buf[pos:eol]
@@ -325,9 +342,15 @@ class ResponseParser:
                 name, _, value = line[5:].partition(b" ")
                 if not name:
                     raise unexpected(line, "stats")
+                self._stats_size += len(line)
+                if self._stats_size > _MAX_STATS_SIZE or len(stats) >= _MAX_STATS_LINES:
+                    self._stats_size = 0
+                    msg = f"stats reply over {_MAX_STATS_LINES} lines or {_MAX_STATS_SIZE} bytes"
+                    raise ProtocolError(msg)
                 stats[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
                 continue
             self._stats = {}
+            self._stats_size = 0
             if line == b"END":
                 return StatsReply(stats)
             if not stats and line in (b"RESET", b"OK"):

@@ -27,6 +27,7 @@ from emcache._create import create_client
 from emcache._item import Item
 from emcache.errors import (
     AuthenticationError,
+    AutodiscoveryError,
     ClientClosedError,
     ClusterNoAvailableNodes,
     CommandError,
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_SSL_VERIFY",
     "DEFAULT_TIMEOUT",
     "AuthenticationError",
+    "AutodiscoveryError",
     "Client",
     "ClientClosedError",
     "ClusterEvents",

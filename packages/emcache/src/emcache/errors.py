@@ -4,15 +4,19 @@ The hierarchy and meaning of :class:`CommandError` and its subclasses are the
 same as in the emcache 1.x client, so code that catches them keeps working.
 Failures of the lower layers (a node that cannot be reached, a connection that
 drops, a reply that cannot be parsed) are translated into the errors below and
-never leak as another package's types.
+never leak as another package's types. :class:`ClusterNoAvailableNodes` and
+:class:`AutodiscoveryError` are the cluster layer's own classes, re-exported
+here so that they are caught as ``emcache.<name>``.
 """
 
 from __future__ import annotations
 
 from emcache_cluster import ClusterNoAvailableNodes
+from emcache_cluster.errors import AutodiscoveryError
 
 __all__ = [
     "AuthenticationError",
+    "AutodiscoveryError",
     "ClientClosedError",
     "ClusterNoAvailableNodes",
     "CommandError",
@@ -40,7 +44,10 @@ class NotStoredStorageCommandError(StorageCommandError):
 
 
 class NotFoundCommandError(CommandError):
-    """The key does not exist (``increment``, ``decrement``, ``touch``, ``delete``, ``cas``)."""
+    """The key does not exist (``increment``, ``decrement``, ``touch``, ``delete``).
+
+    ``cas`` of a missing key raises :class:`StorageCommandError`, as in emcache 1.x.
+    """
 
 
 class AuthenticationError(CommandError):
