@@ -33,14 +33,17 @@ class FakeConfigEndpoint:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._closing = asyncio.Event()
 
     async def start(self) -> FakeConfigEndpoint:
+        self._closing.clear()
         self._server = await asyncio.start_server(self._serve, self.host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     async def close(self) -> None:
-        """Stop listening and drop every open connection."""
+        """Stop listening, end hanging answers and drop every open connection."""
+        self._closing.set()
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):
@@ -90,5 +93,5 @@ class FakeConfigEndpoint:
             elif self.mode == "garbage":
                 writer.write(b"CONFIG cluster 0 5\r\nzz\r\n\r\nEND\r\n")
             elif self.mode == "hang":
-                await asyncio.sleep(3600)
+                await self._closing.wait()
         await writer.drain()

@@ -23,15 +23,17 @@ class PoolError(Exception):
     """Base class of the errors of emcache_pool."""
 
 
-class ConnectError(PoolError):
+class ConnectError(PoolError, ConnectionError):
     """A connection to the node could not be opened (refused, unreachable or timed out).
 
-    The underlying error, if any, is the ``__cause__``.
+    The underlying error, if any, is the ``__cause__``. It is also a builtin
+    :class:`ConnectionError`, so code that knows nothing of this package (an
+    on-connect step, for one) can still tell a connection failure apart.
     """
 
 
-class ConnectionLostError(PoolError):
-    """The connection closed before the reply of the request arrived."""
+class ConnectionLostError(PoolError, ConnectionError):
+    """The connection closed before the reply of the request arrived (also a ConnectionError)."""
 
 
 class ServerProtocolError(PoolError):
