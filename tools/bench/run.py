@@ -175,7 +175,7 @@ def ours_available(python: str) -> bool:
 
 
 def estimate(groups: list[list[Cell]], args: argparse.Namespace) -> float:
-    per_cell = float(args.duration + args.warmup) + 0.4  # + start-up and preload
+    per_cell = float(args.duration + args.warmup) + 0.2  # + start-up and preload
     return float(sum(len(g) for g in groups) * args.rounds * per_cell)
 
 
@@ -198,7 +198,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quiet-budget",
         type=float,
-        help="total seconds of such waiting in the whole run (default 60; 15 with --quick)",
+        help="total seconds of such waiting in the whole run (default 30; 15 with --quick)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the 1M-operation RSS check")
     parser.add_argument("--out", type=Path, help="output folder (default docs/bench)")
@@ -213,7 +213,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (1 if quick else 3)
     args.out = args.out or (ROOT / ".bench" if quick else ROOT / "docs" / "bench")
     if args.quiet_budget is None:
-        args.quiet_budget = 15.0 if quick else 60.0
+        args.quiet_budget = 15.0 if quick else 30.0
     args.memory = not (quick or args.no_memory) and "ours" in args.clients
     return args
 
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         args.clients = [c for c in args.clients if c != "ours"]
         args.memory = False
     groups = plan(args)
-    total = estimate(groups, args) + (40 if args.memory else 0) + args.quiet_budget
+    total = estimate(groups, args) + (12 * args.rounds if args.memory else 0) + args.quiet_budget
     log(f"{sum(map(len, groups))} cells x {args.rounds} rounds, about {total / 60:.1f} min")
 
     started = time.monotonic()
@@ -258,10 +258,11 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"[{rnd + 1}/{args.rounds}] {cell.key():48} {brief(result)}")
         if args.memory:
             cell = Cell("rss-1m", "asyncio", "default", "ours")
-            result = run_cell(cell, args, all_nodes.split(",")[0])
-            raw[cell.key()] = [result]
             cells[cell.key()] = cell
-            log(f"[memory] {cell.key():48} {brief(result)}")
+            for rnd in range(args.rounds):
+                result = run_cell(cell, args, all_nodes.split(",")[0])
+                raw.setdefault(cell.key(), []).append(result)
+                log(f"[{rnd + 1}/{args.rounds}] {cell.key():48} {brief(result)}")
 
     records = [
         {**vars(cells[k]), "summary": summarize(v), "runs": v} for k, v in sorted(raw.items())
@@ -289,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
 def brief(result: dict[str, Any]) -> str:
     if "ops_per_s" not in result:
         return str(result.get("failed") or result.get("skipped"))
-    text = f"{result['ops_per_s']:>10,.0f} ops/s  p99 {result.get('p99_us', 0):>8,.0f} us"
+    text = f"{result['ops_per_s']:>10,.0f} ops/s"
+    if "p99_us" in result:
+        text += f"  p99 {result['p99_us']:>8,.0f} us"
     extra = [f"{k}={result[k]}" for k in ("errors", "timeouts", "stalled_tasks") if result.get(k)]
     if "rss_growth" in result:
         extra.append(f"rss {result['rss_growth']:+.2%}")
