@@ -30,6 +30,7 @@ class AutoBatcher:
 
     def __init__(self, fetch_many: FetchMany, cluster: Cluster, max_keys: int) -> None:
         self._fetch_many = fetch_many
+        self._loop = asyncio.get_running_loop()  # the pools below are bound to it too
         self._cluster = cluster
         self._max_keys = max_keys
         self._pending: dict[bool, Waiters] = {False: {}, True: {}}
@@ -39,8 +40,7 @@ class AutoBatcher:
     def get(self, key: bytes, return_flags: bool, return_cas: bool) -> asyncio.Future[Item | None]:
         """A future of the key's item, fetched with the other keys of this loop iteration."""
         validate_key(key)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Item | None] = loop.create_future()
+        future: asyncio.Future[Item | None] = self._loop.create_future()
         waiters = self._pending[return_cas]
         entry = waiters.get(key)
         if entry is None:
@@ -49,7 +49,7 @@ class AutoBatcher:
             entry.append((future, return_flags))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._send)
+            self._loop.call_soon(self._send)
         return future
 
     def close(self, error: BaseException) -> None:
