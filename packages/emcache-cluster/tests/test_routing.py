@@ -127,3 +127,25 @@ async def test_close_is_idempotent(memcached_cluster):
     cluster = await Cluster.create([address(node) for node in memcached_cluster], config())
     await cluster.close()
     await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_remembered_routes_stay_exact_and_bounded(memcached_cluster):
+    """Cached routes equal the hasher's picks, and the cache never exceeds its bound."""
+    from emcache_cluster import _cluster
+
+    endpoints = [address(node) for node in memcached_cluster]
+    cluster = await Cluster.create(endpoints, config())
+    try:
+        hasher = Rendezvous([node_id(endpoint) for endpoint in endpoints])
+        by_id = {node_id(endpoint): cluster.pool_for(endpoint) for endpoint in endpoints}
+        keys = [b"route-%d" % i for i in range(_cluster._ROUTE_CACHE_SIZE + 5000)]
+        for _ in range(2):
+            for key in keys:
+                assert cluster.pick_pool(key) is by_id[hasher.pick(key)]
+                assert len(cluster._routes) <= _cluster._ROUTE_CACHE_SIZE
+        groups = cluster.pick_pools(keys[:500])
+        for pool, group in groups.items():
+            assert all(by_id[hasher.pick(key)] is pool for key in group)
+    finally:
+        await cluster.close()

@@ -6,7 +6,12 @@ health change while ``purge_unhealthy_nodes`` is on):
 
 - ``_single``: the pool when exactly one node takes traffic (no hashing at all);
 - ``_hasher`` and ``_pool_by_id``: the hasher over the node ids of two or more
-  nodes and the map from id to pool.
+  nodes and the map from id to pool;
+- ``_routes``: the pools already picked for recent keys. Caches are read far
+  more often than written and hot keys repeat, so a key is hashed once and then
+  looked up in a dict. It is replaced by an empty one on every rebuild and
+  emptied when it reaches ``_ROUTE_CACHE_SIZE`` keys, so it never outlives the
+  routing it caches nor grows without bound.
 
 With no routable node both are empty and picking raises
 :class:`ClusterNoAvailableNodes`. The hot path (:meth:`Cluster.pick_pool`,
@@ -34,6 +39,10 @@ from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, node_id
 
 __all__ = ["Cluster"]
 
+# Keys whose pool is remembered; at ~300 bytes per entry with the longest keys,
+# the cache stays under 5 MB.
+_ROUTE_CACHE_SIZE = 16384
+
 logger = logging.getLogger("emcache_cluster")
 
 
@@ -55,6 +64,7 @@ class Cluster:
         "_hasher",
         "_nodes",
         "_pool_by_id",
+        "_routes",
         "_single",
         "cluster_managment",
     )
@@ -66,6 +76,7 @@ class Cluster:
         self._single: ConnectionPool | None = None
         self._hasher: Hasher | None = None
         self._pool_by_id: dict[str, ConnectionPool] = {}
+        self._routes: dict[bytes, ConnectionPool] = {}
         self._draining: dict[asyncio.Task[None], ConnectionPool] = {}
         self._autodiscovery: Autodiscovery | None = None
         self._closed = False
@@ -115,10 +126,17 @@ class Cluster:
         single = self._single
         if single is not None:
             return single
-        hasher = self._hasher
-        if hasher is None:
-            raise ClusterNoAvailableNodes(self._no_nodes_reason())
-        return self._pool_by_id[hasher.pick(key)]
+        routes = self._routes
+        pool = routes.get(key)
+        if pool is None:
+            hasher = self._hasher
+            if hasher is None:
+                raise ClusterNoAvailableNodes(self._no_nodes_reason())
+            pool = self._pool_by_id[hasher.pick(key)]
+            if len(routes) >= _ROUTE_CACHE_SIZE:
+                routes.clear()
+            routes[key] = pool
+        return pool
 
     def pick_pools(self, keys: Sequence[bytes]) -> dict[ConnectionPool, list[bytes]]:
         """Group ``keys`` by the pool of the node that owns each, keeping their order.
@@ -132,8 +150,22 @@ class Cluster:
         hasher = self._hasher
         if hasher is None:
             raise ClusterNoAvailableNodes(self._no_nodes_reason())
-        by_id = self._pool_by_id
-        return {by_id[node]: group for node, group in hasher.pick_many(keys).items()}
+        routes = self._routes
+        get_route = routes.get
+        groups: dict[ConnectionPool, list[bytes]] = {}
+        for key in keys:
+            pool = get_route(key)
+            if pool is None:
+                pool = self._pool_by_id[hasher.pick(key)]
+                if len(routes) >= _ROUTE_CACHE_SIZE:
+                    routes.clear()
+                routes[key] = pool
+            group = groups.get(pool)
+            if group is None:
+                groups[pool] = [key]
+            else:
+                group.append(key)
+        return groups
 
     def pool_for(self, endpoint: Endpoint) -> ConnectionPool:
         """Return the pool of the node at ``endpoint``, whether or not it takes traffic.
@@ -246,6 +278,7 @@ class Cluster:
         else:
             self._single, self._hasher = None, None
         self._pool_by_id = pool_by_id
+        self._routes = {}
         logger.debug(
             "routing over %d of %d nodes: %s",
             len(routable),

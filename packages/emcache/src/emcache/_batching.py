@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from emcache._item import Item
 from emcache_cluster import Cluster
 from emcache_pool import ConnectionPool
-from emcache_protocol import Value, validate_key
+from emcache_protocol import Value, retrieval_command, validate_key
 
 __all__ = ["AutoBatcher"]
 
-FetchMany = Callable[[ConnectionPool, bytes, Sequence[bytes], "int | None"], Awaitable[list[Value]]]
+FetchMany = Callable[[ConnectionPool, bytes, Sequence[bytes]], Awaitable[list[Value]]]
 # key -> callers waiting for it: (future, return_flags)
 Waiters = dict[bytes, list[tuple[asyncio.Future[Item | None], bool]]]
 
@@ -86,7 +86,8 @@ class AutoBatcher:
         return_cas: bool,
     ) -> None:
         batch = {key: waiters[key] for key in keys}
-        task = asyncio.ensure_future(self._fetch_many(pool, command, keys, None))
+        request = retrieval_command(command, keys)
+        task = asyncio.ensure_future(self._fetch_many(pool, request, keys))
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finish(done, batch, return_cas))
 

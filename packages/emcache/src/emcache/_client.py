@@ -43,7 +43,6 @@ from emcache_protocol import (
     stats_command,
     storage_command,
     touch_command,
-    validate_key,
     verbosity_command,
     version_command,
 )
@@ -147,9 +146,9 @@ class Client:
         return self._cluster.pool_for(address)
 
     async def _fetch_many_on_pool(
-        self, pool: ConnectionPool, command: bytes, keys: Sequence[bytes], exptime: int | None
+        self, pool: ConnectionPool, request: bytes, keys: Sequence[bytes]
     ) -> list[Value]:
-        reply = await self._run(pool, retrieval_command(command, keys, exptime), _RETRIEVAL, keys)
+        reply = await self._run(pool, request, _RETRIEVAL, keys)
         if type(reply) is not list:
             _fail_reply(reply)
         return reply
@@ -213,25 +212,29 @@ class Client:
         unique = list(dict.fromkeys(keys))
         if not unique:
             return {}
-        for key in unique:
-            validate_key(key)
-        by_pool = self._cluster.pick_pools(unique)
-        return_cas = command in _CAS_COMMANDS
-        if len(by_pool) == 1:
-            ((pool, pool_keys),) = by_pool.items()
-            values = await self._fetch_many_on_pool(pool, command, pool_keys, exptime)
-            return {v.key: _item(v, return_flags, return_cas) for v in values}
-        tasks = [
-            asyncio.ensure_future(self._fetch_many_on_pool(pool, command, pool_keys, exptime))
-            for pool, pool_keys in by_pool.items()
+        # Every request is encoded (and so every key validated) before any is sent.
+        requests = [
+            (pool, retrieval_command(command, pool_keys, exptime), pool_keys)
+            for pool, pool_keys in self._cluster.pick_pools(unique).items()
         ]
-        try:
-            parts = await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
-        return {v.key: _item(v, return_flags, return_cas) for part in parts for v in part}
+        if len(requests) == 1:
+            parts = [await self._fetch_many_on_pool(*requests[0])]
+        else:
+            tasks = [asyncio.ensure_future(self._fetch_many_on_pool(*part)) for part in requests]
+            try:
+                parts = await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                raise
+        # Value is (key, flags, value, cas): indexing is the cheapest way to read it.
+        if command in _CAS_COMMANDS:
+            if return_flags:
+                return {v[0]: Item(v[2], v[1], v[3]) for part in parts for v in part}
+            return {v[0]: Item(v[2], None, v[3]) for part in parts for v in part}
+        if return_flags:
+            return {v[0]: Item(v[2], v[1], None) for part in parts for v in part}
+        return {v[0]: Item(v[2], None, None) for part in parts for v in part}
 
     async def get_many(
         self, keys: Sequence[bytes], return_flags: bool = False
