@@ -205,6 +205,38 @@ class ConnectionPool:
         self._executed += 1
         return reply
 
+    def submit(
+        self,
+        request: bytes,
+        kind: ReplyKind,
+        keys: Sequence[bytes] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> asyncio.Future[object]:
+        """Send one encoded request and return the future of its reply, without a coroutine.
+
+        For callers that already run in a loop callback and want the reply in a done
+        callback (the facade's autobatching): no task is created when a connection is
+        open, which saves the loop iterations a task needs to start and to finish. The
+        future fails like :meth:`execute` does; with no open connection the request
+        goes through :meth:`execute` in a task, which is returned.
+        """
+        ready = self._ready
+        if self._closing or not ready:
+            return self._loop.create_task(self.execute(request, kind, keys, timeout=timeout))
+        conn = self._pick(ready)
+        fut = conn.send(request, kind, keys)
+        if timeout is not None:
+            self._deadlines.add(fut, timeout, conn)
+        fut.add_done_callback(self._count_submitted)
+        return fut
+
+    def _count_submitted(self, fut: asyncio.Future[object]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            self._executed_with_error += 1
+        else:
+            self._executed += 1
+
     def _pick(self, ready: list[Connection]) -> Connection:
         best = ready[0]
         depth = len(best._pending)

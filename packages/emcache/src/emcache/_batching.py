@@ -2,40 +2,49 @@
 
 Every call made during one loop iteration registers its key and a future; one
 callback scheduled with ``call_soon`` then groups the keys by node, cuts each
-group into requests of at most ``max_keys`` keys and sends them, one task per
-request (not per caller). When a request finishes, each of its callers gets
-its own :class:`~emcache.Item` (or None); when it fails, exactly the callers
-in it get the error. A caller that is cancelled only drops its own future.
+group into requests of at most ``max_keys`` keys and hands them to the pools
+with :meth:`~emcache_pool.ConnectionPool.submit`. The reply resolves the
+callers from a done callback: no task per batch, so a round trip costs as few
+loop iterations as the pipeline allows, which is what bounds the throughput of
+callers that all wait on the same batch. Each caller gets its own
+:class:`~emcache.Item` (or None); when a batch fails, exactly its callers get
+the error. A caller that is cancelled only drops its own future.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections.abc import Callable
 
 from emcache._item import Item
 from emcache_cluster import Cluster
 from emcache_pool import ConnectionPool
-from emcache_protocol import Value, retrieval_command, validate_key
+from emcache_protocol import ReplyKind, retrieval_command, validate_key
 
 __all__ = ["AutoBatcher"]
 
-FetchMany = Callable[[ConnectionPool, bytes, Sequence[bytes]], Awaitable[list[Value]]]
 # key -> callers waiting for it: (future, return_flags)
 Waiters = dict[bytes, list[tuple[asyncio.Future[Item | None], bool]]]
+# Turns a failed batch (an exception, or a reply that is not a list of values)
+# into the error its callers get.
+ToError = Callable[[object], BaseException]
 
 
 class AutoBatcher:
     """Collects get/gets calls of one loop iteration and sends them in batches."""
 
-    def __init__(self, fetch_many: FetchMany, cluster: Cluster, max_keys: int) -> None:
-        self._fetch_many = fetch_many
+    def __init__(
+        self, cluster: Cluster, max_keys: int, timeout: float | None, to_error: ToError
+    ) -> None:
         self._loop = asyncio.get_running_loop()  # the pools below are bound to it too
         self._cluster = cluster
         self._max_keys = max_keys
+        self._timeout = timeout
+        self._to_error = to_error
         self._pending: dict[bool, Waiters] = {False: {}, True: {}}
         self._scheduled = False
-        self._tasks: set[asyncio.Task[list[Value]]] = set()
+        self._in_flight: set[asyncio.Future[object]] = set()
 
     def get(self, key: bytes, return_flags: bool, return_cas: bool) -> asyncio.Future[Item | None]:
         """A future of the key's item, fetched with the other keys of this loop iteration."""
@@ -73,9 +82,8 @@ class AutoBatcher:
             step = self._max_keys
             for pool, keys in by_pool.items():
                 for start in range(0, len(keys), step):
-                    self._start_batch(
-                        pool, command, keys[start : start + step], waiters, return_cas
-                    )
+                    chunk = keys[start : start + step]
+                    self._start_batch(pool, command, chunk, waiters, return_cas)
 
     def _start_batch(
         self,
@@ -87,24 +95,26 @@ class AutoBatcher:
     ) -> None:
         batch = {key: waiters[key] for key in keys}
         request = retrieval_command(command, keys)
-        task = asyncio.ensure_future(self._fetch_many(pool, request, keys))
-        self._tasks.add(task)
-        task.add_done_callback(lambda done: self._finish(done, batch, return_cas))
+        reply = pool.submit(request, ReplyKind.RETRIEVAL, keys, timeout=self._timeout)
+        self._in_flight.add(reply)
+        reply.add_done_callback(functools.partial(self._finish, batch, return_cas))
 
-    def _finish(self, task: asyncio.Task[list[Value]], batch: Waiters, return_cas: bool) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
+    def _finish(self, batch: Waiters, return_cas: bool, reply: asyncio.Future[object]) -> None:
+        self._in_flight.discard(reply)
+        if reply.cancelled():
             _fail(batch, asyncio.CancelledError())
             return
-        error = task.exception()
-        if error is not None:
-            _fail(batch, error)
+        error = reply.exception()
+        values = reply.result() if error is None else None
+        if type(values) is not list:
+            _fail(batch, self._to_error(error if error is not None else values))
             return
-        for value in task.result():
-            for future, return_flags in batch.pop(value.key, ()):
+        # Value is (key, flags, value, cas).
+        for value in values:
+            for future, return_flags in batch.pop(value[0], ()):
                 if not future.done():
-                    flags = value.flags if return_flags else None
-                    future.set_result(Item(value.value, flags, value.cas if return_cas else None))
+                    flags = value[1] if return_flags else None
+                    future.set_result(Item(value[2], flags, value[3] if return_cas else None))
         for entries in batch.values():
             for future, _ in entries:
                 if not future.done():

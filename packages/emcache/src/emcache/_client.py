@@ -75,6 +75,18 @@ def _fail_reply(reply: object, error: type[CommandError] = CommandError) -> NoRe
     raise error(msg)
 
 
+def _batch_error(outcome: object) -> BaseException:
+    """The error the callers of a failed autobatching request get."""
+    if isinstance(outcome, PoolError | AuthError):
+        return _translate(outcome)
+    if isinstance(outcome, BaseException):
+        return outcome
+    try:
+        _fail_reply(outcome)
+    except CommandError as exc:
+        return exc
+
+
 def _item(value: Value, return_flags: bool, return_cas: bool) -> Item:
     return Item(
         value.value, value.flags if return_flags else None, value.cas if return_cas else None
@@ -95,7 +107,7 @@ class Client:
         self._batcher = (
             None
             if autobatching_max_keys is None
-            else AutoBatcher(self._fetch_many_on_pool, cluster, autobatching_max_keys)
+            else AutoBatcher(cluster, autobatching_max_keys, timeout, _batch_error)
         )
 
     # -- life cycle ----------------------------------------------------------------------------
