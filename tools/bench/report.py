@@ -189,6 +189,11 @@ def _load_note(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def _rerun_note(meta: dict[str, Any]) -> list[str]:
+    return [f"Some cells were measured again on {r['date']}: `{r['command']}`." for r in
+            meta.get("reruns", [])] + ([""] if meta.get("reruns") else [])  # fmt: skip
+
+
 def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[Record]) -> str:
     """The results page fragment: targets first, then one table per workload."""
     idx = Index(records)
@@ -203,6 +208,7 @@ def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[
         "CPU time per operation (memcached's not included).",
         "",
         *_load_note(meta),
+        *_rerun_note(meta),
         "#### Targets",
         "",
         "| Target | Measured | Met |",

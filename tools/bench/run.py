@@ -201,6 +201,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="total seconds of such waiting in the whole run (default 30; 15 with --quick)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the 1M-operation RSS check")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the measured cells in the output's existing results.json",
+    )
     parser.add_argument("--out", type=Path, help="output folder (default docs/bench)")
     parser.add_argument(
         "--ours-python", default=sys.executable, help="interpreter with our emcache"
@@ -282,9 +287,28 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": round(time.monotonic() - started, 1),
         "command": "hatch run bench:run " + " ".join(sys.argv[1:] if argv is None else argv),
     }
+    if args.merge and (args.out / "results.json").exists():
+        meta, records = merge(args.out / "results.json", meta, records)
     write_outputs(args.out, meta, records)
     log(f"done in {meta['elapsed_s']} s: {args.out}")
     return 0
+
+
+def merge(
+    path: Path, meta: dict[str, Any], records: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The earlier run's records with the cells measured now replaced; notes the rerun in meta."""
+    earlier = json.loads(path.read_text())
+
+    def key(r: dict[str, Any]) -> tuple[str, ...]:
+        return (r["workload"], r["loop"], r["setting"], r["client"])
+
+    fresh = {key(r) for r in records}
+    kept = [r for r in earlier["results"] if key(r) not in fresh]
+    merged_meta = dict(earlier["meta"])
+    reruns = [*merged_meta.get("reruns", []), {"date": meta["date"], "command": meta["command"]}]
+    merged_meta["reruns"] = reruns
+    return merged_meta, sorted([*kept, *records], key=key)
 
 
 def brief(result: dict[str, Any]) -> str:

@@ -318,9 +318,10 @@ def run_threads(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
     from pymemcache.client.hash import HashClient  # type: ignore[import-not-found]
 
     nodes = parse_nodes(args.nodes)[: workload.nodes]
-    pool: dict[str, Any] = (
-        {} if args.max_connections is None else {"max_pool_size": args.max_connections}
-    )
+    # pymemcache sends set as noreply by default; every other client waits for STORED.
+    pool: dict[str, Any] = {"default_noreply": False}
+    if args.max_connections is not None:
+        pool["max_pool_size"] = args.max_connections
     client: Any
     if len(nodes) == 1:
         client = PooledClient(nodes[0], **pool)
