@@ -87,3 +87,21 @@ async def test_deadline_queue_leaves_cancelled_futures_alone():
     await asyncio.sleep(0.03)
     assert fut.cancelled()
     assert queue._lanes == {}
+
+
+@pytest.mark.asyncio
+async def test_deadline_queue_sweeps_finished_entries_behind_a_stuck_one():
+    """A future that never finishes at the head does not keep finished ones behind it."""
+    loop = asyncio.get_running_loop()
+    queue = DeadlineQueue(loop)
+    stuck: asyncio.Future[object] = loop.create_future()
+    queue.add(stuck, 60.0)
+    for _ in range(10_000):
+        fut: asyncio.Future[object] = loop.create_future()
+        queue.add(fut, 60.0)
+        fut.set_result(b"x" * 100)
+    entries = queue._lanes[60.0].entries
+    assert entries[0][1] is stuck
+    assert len(entries) <= 2 * 1 + 256 + 64
+    queue.close()
+    stuck.cancel()

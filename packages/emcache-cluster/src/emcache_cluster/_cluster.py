@@ -57,6 +57,7 @@ class Cluster:
 
     __slots__ = (
         "_autodiscovery",
+        "_close_task",
         "_closed",
         "_config",
         "_dispatcher",
@@ -80,6 +81,7 @@ class Cluster:
         self._draining: dict[asyncio.Task[None], ConnectionPool] = {}
         self._autodiscovery: Autodiscovery | None = None
         self._closed = False
+        self._close_task: asyncio.Task[None] | None = None
         self.cluster_managment = ClusterManagment(self._nodes)
         events = config.events
         self._dispatcher = None if events is None else EventDispatcher(self.cluster_managment)
@@ -181,10 +183,20 @@ class Cluster:
 
     # -- life cycle -----------------------------------------------------------
     async def close(self) -> None:
-        """Stop the poller and the event task and close every pool. Idempotent."""
-        if self._closed:
-            return
+        """Stop the poller and the event task and close every pool. Idempotent.
+
+        The work runs in a task of its own, shielded from the caller: a caller cancelled
+        while it waits (a shutdown deadline) does not leave sockets or tasks behind, and any
+        later call waits for the same work to finish.
+        """
         self._closed = True
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(
+                self._close(), name="emcache-cluster close"
+            )
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
         if self._autodiscovery is not None:
             await self._autodiscovery.close()
         if self._dispatcher is not None:

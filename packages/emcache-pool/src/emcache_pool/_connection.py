@@ -17,10 +17,18 @@ Invariants.
 * Bytes that do not parse as the reply of the head entry, or bytes that arrive when nothing
   is pending, mean the stream lost its place: the connection is aborted and every pending
   request fails with :class:`~emcache_pool.errors.ServerProtocolError`.
+* An error reply that the server gives for a whole burst of requests at once (see
+  :attr:`~emcache_protocol.ErrorReply.loses_pairing`, memcached's answer to an unauthenticated
+  connection) goes to the head request; the connection is then aborted and every other
+  pending request fails with :class:`~emcache_pool.errors.PairingLostError` carrying that
+  reply. No later reply can reach the wrong caller, and nobody waits for a reply that the
+  server dropped.
 * When the connection dies (lost, aborted or closed), every pending request fails at once
   and the owner is told through its close callback, exactly once.
 * While the transport asks to pause writing, flushes are held back; ``resume_writing``
-  flushes what accumulated.
+  flushes what accumulated. Callers that do not wait for replies (``noreply``) wait in
+  :meth:`Connection.drain` instead once too many bytes are queued, so they cannot queue
+  without bound nor keep the loop from running.
 
 Pending entries are plain tuples: cheaper to build than any object, and immutable.
 """
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 from collections import deque
@@ -36,10 +45,16 @@ from collections.abc import Callable, Sequence
 from typing import TypeAlias, cast
 
 from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, endpoint_text
-from emcache_pool.errors import ConnectionLostError, ServerProtocolError
-from emcache_protocol import NEED_DATA, ProtocolError, ReplyKind, ResponseParser
+from emcache_pool.errors import ConnectionLostError, PairingLostError, ServerProtocolError
+from emcache_protocol import NEED_DATA, ErrorReply, ProtocolError, ReplyKind, ResponseParser
 
 __all__ = ["Connection", "open_connection"]
+
+logger = logging.getLogger("emcache_pool")
+
+# Bytes queued for writing past which a caller that does not wait for its reply waits for
+# the queue to be written (see Connection.drain).
+_DRAIN_ABOVE = 64 * 1024
 
 _Pending: TypeAlias = tuple["asyncio.Future[object] | None", ReplyKind, "Sequence[bytes] | None"]
 ErrorFactory: TypeAlias = Callable[[], BaseException]
@@ -56,11 +71,14 @@ class Connection(asyncio.Protocol):
         max_depth: The largest number of requests seen in flight after a write.
         flushes: How many writes were made (the pool uses it to find idle connections).
         reads: How many times bytes arrived (the pool uses it to find silent connections).
+        replied: How many replies were read: the request sent ``n``-th (from 0) has its reply
+            once ``replied > n`` (the pool uses it to keep writes to one key in order).
     """
 
     __slots__ = (
         "_closed",
         "_dead",
+        "_drained",
         "_error_factory",
         "_flush_scheduled",
         "_loop",
@@ -71,10 +89,12 @@ class Connection(asyncio.Protocol):
         "_pending",
         "_transport",
         "_wbuf",
+        "_wbuf_size",
         "flushes",
         "label",
         "max_depth",
         "reads",
+        "replied",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, label: str) -> None:
@@ -83,6 +103,8 @@ class Connection(asyncio.Protocol):
         self._parser = ResponseParser()
         self._pending: deque[_Pending] = deque()
         self._wbuf: list[bytes] = []
+        self._wbuf_size = 0
+        self._drained: asyncio.Future[None] | None = None
         self._flush_scheduled = False
         self._paused = False
         self._transport: asyncio.Transport | None = None
@@ -94,6 +116,7 @@ class Connection(asyncio.Protocol):
         self.max_depth = 0
         self.flushes = 0
         self.reads = 0
+        self.replied = 0
 
     def __repr__(self) -> str:
         state = "closed" if self._dead else "open"
@@ -133,6 +156,7 @@ class Connection(asyncio.Protocol):
         fut: asyncio.Future[object] = self._loop.create_future()
         self._pending.append((fut, kind, keys))
         self._wbuf.append(request)
+        self._wbuf_size += len(request)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -150,9 +174,40 @@ class Connection(asyncio.Protocol):
             raise self._error_factory()
         self._pending.append((fut, kind, keys))
         self._wbuf.append(request)
+        self._wbuf_size += len(request)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
+
+    def position_of(self, fut: asyncio.Future[object]) -> int | None:
+        """The position (see :attr:`replied`) of the request of ``fut`` while it is in flight.
+
+        ``None`` once its reply was read or the connection closed. Scans the requests in
+        flight: meant for the rare caller that gave up on its request.
+        """
+        if not self._dead:
+            for index, entry in enumerate(self._pending):
+                if entry[0] is fut:
+                    return self.replied + index
+        return None
+
+    @property
+    def needs_drain(self) -> bool:
+        """Whether a caller that queued a request without waiting should :meth:`drain`."""
+        return self._paused or self._wbuf_size > _DRAIN_ABOVE
+
+    async def drain(self) -> None:
+        """Let the loop write what is queued; wait while the transport asks to pause.
+
+        Returns at once (after one loop iteration) when the connection is closed: the
+        requests queued on it have failed already.
+        """
+        if not self._paused or self._dead:
+            await asyncio.sleep(0)
+            return
+        if self._drained is None:
+            self._drained = self._loop.create_future()
+        await asyncio.shield(self._drained)
 
     @property
     def in_flight(self) -> int:
@@ -174,6 +229,7 @@ class Connection(asyncio.Protocol):
             return
         data = buf[0] if len(buf) == 1 else b"".join(buf)
         buf.clear()
+        self._wbuf_size = 0
         self.flushes += 1
         depth = len(self._pending)
         if depth > self.max_depth:
@@ -196,6 +252,7 @@ class Connection(asyncio.Protocol):
         self.reads += 1
         parser = self._parser
         pending = self._pending
+        replied = self.replied
         try:
             parser.receive_data(data)
             while pending:
@@ -204,14 +261,20 @@ class Connection(asyncio.Protocol):
                 if reply is NEED_DATA:
                     return
                 pending.popleft()
+                replied += 1
                 if fut is not None and not fut.done():
                     fut.set_result(reply)
+                if type(reply) is ErrorReply and reply.loses_pairing:
+                    self._pairing_lost(reply)
+                    return
         except ProtocolError as exc:
             self._abort_stream(f"unparsable reply from {self.label}: {exc}")
             return
         except Exception as exc:  # a parser bug must not leave the stream half-read
             self._abort_stream(f"reply from {self.label} failed to parse: {exc!r}")
             return
+        finally:
+            self.replied = replied
         if parser.has_buffered_data():
             self._abort_stream(f"{self.label} sent bytes while no request was waiting")
         elif self._on_drained is not None:
@@ -226,6 +289,7 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
+        self._wake_drainers()
         if self._wbuf and not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -276,10 +340,27 @@ class Connection(asyncio.Protocol):
         return self._closed
 
     def _abort_stream(self, message: str) -> None:
+        logger.warning("closing the connection: %s", message)
+
         def error() -> BaseException:
             return ServerProtocolError(message)
 
         self.abort(error)
+
+    def _pairing_lost(self, reply: ErrorReply) -> None:
+        text = f"{reply.kind} {reply.message}".rstrip()
+        message = f"{self.label} answered a burst of requests with one {text!r}"
+        logger.warning("closing the connection: %s", message)
+
+        def error() -> BaseException:
+            return PairingLostError(message, reply)
+
+        self.abort(error)
+
+    def _wake_drainers(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
 
     def _lost_error(self) -> BaseException:
         return ConnectionLostError(f"connection to {self.label} closed")
@@ -290,6 +371,8 @@ class Connection(asyncio.Protocol):
         self._dead = True
         self._error_factory = error_factory
         self._wbuf.clear()
+        self._wbuf_size = 0
+        self._wake_drainers()
         pending = self._pending
         while pending:
             fut = pending.popleft()[0]

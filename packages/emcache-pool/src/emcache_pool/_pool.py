@@ -22,6 +22,14 @@ request stays in flight on its connection, whose reply is read and dropped. A co
 which a request timed out is set aside (no new request) until every reply it owes arrived,
 then serves again; one that stays silent for ``_STALLED_ABANDON_AFTER`` is abandoned, which
 gives up connections silently dropped by the network.
+
+Order of writes to one key. A request whose caller gave up (timeout, cancellation, or
+``noreply``) may still be applied by the node. If the caller's next write to the same key
+went out on another connection, it could be applied first and then be overwritten by the
+older one. So a request made with a ``key`` whose caller gave up *pins* that key to its
+connection until the reply arrives: later requests with the same key go to that connection,
+behind it, even while the connection is set aside. memcached applies the requests of one
+connection in order, so an acknowledged write is never overtaken by an earlier one.
 """
 
 from __future__ import annotations
@@ -54,6 +62,9 @@ _STALL_CHECK_EVERY = 0.25
 _STALLED_ABANDON_AFTER = 5.0
 _DRAIN_POLL = 0.005
 _SAMPLE_MASK = LATENCY_SAMPLE_EVERY - 1
+# The pins are swept of those whose reply arrived when they grow past this many (or twice
+# as many as the last sweep left): pins cost O(1) each, amortized.
+_PIN_SWEEP_AT = 1024
 
 # The last item is filled with the connection the request is dispatched to, for timeouts.
 _Waiter: TypeAlias = tuple[
@@ -109,6 +120,9 @@ class ConnectionPool:
         self._closing = False
         self._closed = False
         self._purge_handle: asyncio.TimerHandle | None = None
+        # key -> (connection, position) of a request to that key whose caller gave up
+        self._pins: dict[bytes, tuple[Connection, int]] = {}
+        self._pin_sweep_at = _PIN_SWEEP_AT
         # metrics
         self._started = 0
         self._executed = 0
@@ -147,6 +161,7 @@ class ConnectionPool:
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - per request, not per call
         noreply: bool = False,
+        key: bytes | None = None,
     ) -> object:
         """Send one encoded request to the node and return its reply.
 
@@ -157,7 +172,10 @@ class ConnectionPool:
             timeout: Seconds to wait for the reply, waiting for a connection included;
                 ``None`` waits forever.
             noreply: Return ``None`` as soon as the request is queued on a connection; the
-                request must expect a reply on the wire, which is read and dropped.
+                request must expect a reply on the wire, which is read and dropped. The
+                caller still waits while the connection has too much queued to write.
+            key: The key a write applies to. Requests given the same key are never
+                reordered on the wire after their caller gave up on them (see the module).
 
         Returns:
             The reply object of the parser (an ``ErrorReply`` included).
@@ -172,23 +190,31 @@ class ConnectionPool:
         if self._closing:
             raise PoolClosedError(f"connection pool of {self._label} is closed")
         ready = self._ready
-        if not ready:
-            return await self._execute_waiting(request, kind, keys, timeout, noreply)
-        # The least loaded connection, inlined: this is the hot path.
-        conn = ready[0]
-        depth = len(conn._pending)
-        if depth:
-            for other in ready:
-                other_depth = len(other._pending)
-                if other_depth < depth:
-                    conn, depth = other, other_depth
-                    if not depth:
-                        break
-            if depth >= _GROW_DEPTH and self._connector is None:
-                self._maybe_grow()
+        pinned = None if key is None or not self._pins else self._pinned(key)
+        if pinned is not None:
+            conn = pinned
+        elif not ready:
+            return await self._execute_waiting(request, kind, keys, timeout, noreply, key)
+        else:
+            # The least loaded connection, inlined: this is the hot path.
+            conn = ready[0]
+            depth = len(conn._pending)
+            if depth:
+                for other in ready:
+                    other_depth = len(other._pending)
+                    if other_depth < depth:
+                        conn, depth = other, other_depth
+                        if not depth:
+                            break
+                if depth >= _GROW_DEPTH and self._connector is None:
+                    self._maybe_grow()
         if noreply:
             conn.enqueue(None, request, kind, keys)
+            if key is not None:
+                self._pin(key, conn, conn.replied + len(conn._pending) - 1)
             self._executed += 1
+            if conn.needs_drain:
+                await conn.drain()
             return None
         fut = conn.send(request, kind, keys)
         if timeout is not None:
@@ -201,6 +227,8 @@ class ConnectionPool:
                 reply = await self._timed(fut)
         except BaseException:
             self._op_failed(fut)
+            if key is not None:
+                self._pin_given_up(key, conn, fut)
             raise
         self._executed += 1
         return reply
@@ -251,6 +279,36 @@ class ConnectionPool:
                 self._maybe_grow()  # also from inside the connector: it then goes on
         return best
 
+    # -- order of writes to one key -------------------------------------------------------------
+
+    def _pin_given_up(self, key: bytes, conn: Connection, fut: asyncio.Future[object]) -> None:
+        """Pin ``key`` behind the request of ``fut`` if it is still in flight on ``conn``."""
+        position = conn.position_of(fut)
+        if position is not None:
+            self._pin(key, conn, position)
+
+    def _pin(self, key: bytes, conn: Connection, position: int) -> None:
+        """Send later requests for ``key`` to ``conn`` until its request at ``position`` ends."""
+        if conn.is_closed or conn.replied > position:
+            return  # its reply arrived, or it can never arrive: nothing left to overtake
+        pins = self._pins
+        pins[key] = (conn, position)
+        if len(pins) >= self._pin_sweep_at:
+            for stale in [k for k, (c, p) in pins.items() if c.is_closed or c.replied > p]:
+                del pins[stale]
+            self._pin_sweep_at = max(_PIN_SWEEP_AT, 2 * len(pins))
+
+    def _pinned(self, key: bytes) -> Connection | None:
+        """The connection that still owes the reply of a given-up request for ``key``."""
+        pin = self._pins.get(key)
+        if pin is None:
+            return None
+        conn, position = pin
+        if conn.is_closed or conn.replied > position:
+            del self._pins[key]
+            return None
+        return conn
+
     def _maybe_grow(self) -> None:
         count = len(self._ready) + len(self._stalled)
         if count < self._config.max_connections and not self._closing:
@@ -275,6 +333,7 @@ class ConnectionPool:
         keys: Sequence[bytes] | None,
         timeout: float | None,  # noqa: ASYNC109 - per request, not per call
         noreply: bool,
+        key: bytes | None,
     ) -> object:
         if self._backing_off and self._last_error is not None:
             self._executed_with_error += 1
@@ -292,7 +351,12 @@ class ConnectionPool:
             reply = await fut
         except BaseException:
             self._op_failed(fut)
+            if key is not None and dispatched_to:
+                self._pin_given_up(key, dispatched_to[0], fut)
             raise
+        if noreply and key is not None and dispatched_to:
+            conn = dispatched_to[0]
+            self._pin(key, conn, conn.replied + len(conn._pending) - 1)
         self._executed += 1
         return reply
 
@@ -304,12 +368,10 @@ class ConnectionPool:
             if fut.done():
                 continue  # timed out or cancelled while waiting: never sent
             conn = self._pick(ready)
+            conn.enqueue(None if noreply else fut, request, kind, keys)
+            dispatched_to.append(conn)
             if noreply:
-                conn.enqueue(None, request, kind, keys)
                 fut.set_result(None)
-            else:
-                conn.enqueue(fut, request, kind, keys)
-                dispatched_to.append(conn)
 
     def _fail_waiters(self, error_factory: Callable[[], BaseException]) -> bool:
         failed = False
@@ -553,31 +615,37 @@ class ConnectionPool:
 
         Requests waiting for a connection and requests in flight fail with
         :class:`~emcache_pool.errors.PoolClosedError`; later requests too. Waits until every
-        transport is closed. Safe to call more than once.
+        transport is closed. Safe to call more than once, and completable: everything that
+        stops the pool happens before the first ``await``, and a call interrupted while it
+        waits (cancelled by a shutdown deadline, say) leaves the waiting to the next call.
         """
         self._closing = True
         if not self._closed:
             self._closed = True
-            if self._purge_handle is not None:
-                self._purge_handle.cancel()
-                self._purge_handle = None
-            connector = self._connector
-            if connector is not None:
-                connector.cancel()
-                await asyncio.wait([connector])
-            label = self._label
-
-            def closed() -> BaseException:
-                return PoolClosedError(f"connection pool of {label} closed")
-
-            if self._stall_handle is not None:
-                self._stall_handle.cancel()
-                self._stall_handle = None
-            self._fail_waiters(closed)
-            for conn in [*self._ready, *self._stalled]:
-                conn.close(closed)
-            self._deadlines.close()
+            self._stop()
+        connector = self._connector
+        if connector is not None and not connector.done():
+            await asyncio.wait([connector])
         await self._wait_transports_closed()
+
+    def _stop(self) -> None:
+        """Everything :meth:`close` does that needs no waiting."""
+        for handle in (self._purge_handle, self._stall_handle):
+            if handle is not None:
+                handle.cancel()
+        self._purge_handle = self._stall_handle = None
+        if self._connector is not None:
+            self._connector.cancel()
+        label = self._label
+
+        def closed() -> BaseException:
+            return PoolClosedError(f"connection pool of {label} closed")
+
+        self._fail_waiters(closed)
+        for conn in [*self._ready, *self._stalled]:
+            conn.close(closed)
+        self._deadlines.close()
+        self._pins.clear()
 
     async def drain_and_close(self) -> None:
         """Stop taking requests, wait for those already taken to finish, then :meth:`close`.

@@ -5,8 +5,14 @@ their deadlines are ``now + timeout`` with a clock that never goes back. So each
 timeout value gets a *lane*: a FIFO of ``(deadline, future)`` and a single timer armed for the
 deadline of the oldest entry. When the timer fires, finished entries at the head are dropped,
 unfinished entries whose deadline passed get a :class:`TimeoutError`, and the timer is armed
-again for the new head. Adding entries also drops finished entries at the head, so a lane
-stays about as long as the number of requests in flight (plus at most 64).
+again for the new head. Adding entries also drops finished entries at the head.
+
+A request that never gets its reply stays at the head of its lane until its deadline, and
+every entry behind it would stay too, each holding its future and so its reply: memory
+would grow with request rate x timeout x reply size. So when a lane has grown to twice the
+length it had after its last sweep (at least ``_SWEEP_AT``), finished entries are swept out
+of the whole lane. Sweeps cost O(1) per entry, amortized, and a lane stays within twice the
+number of requests in flight (plus ``_SWEEP_AT``).
 
 In steady traffic with replies much faster than the timeout, the head is always finished when
 the timer fires and the next head is a recent request: the timer fires about once per timeout
@@ -32,12 +38,14 @@ __all__ = ["DeadlineQueue"]
 _SLACK = 0.0005
 # Finished entries at the head are dropped each time a lane reaches a multiple of this length.
 _PRUNE_MASK = 63
+# The smallest lane length at which finished entries are swept out of the whole lane.
+_SWEEP_AT = 256
 
 
 class _Lane:
     """Requests that share one timeout value, oldest first."""
 
-    __slots__ = ("_loop", "_owner", "_timeout", "_timer", "entries")
+    __slots__ = ("_loop", "_owner", "_timeout", "_timer", "entries", "sweep_at")
 
     def __init__(self, owner: DeadlineQueue, timeout: float) -> None:
         self._owner = owner
@@ -45,6 +53,15 @@ class _Lane:
         self._timeout = timeout
         self.entries: deque[tuple[float, asyncio.Future[object], object]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self.sweep_at = _SWEEP_AT
+
+    def sweep(self) -> None:
+        """Drop every finished entry, keeping the order of the others."""
+        entries = self.entries
+        live = [entry for entry in entries if not entry[1].done()]
+        entries.clear()
+        entries.extend(live)
+        self.sweep_at = max(_SWEEP_AT, 2 * len(live))
 
     def arm(self, deadline: float) -> None:
         self._timer = self._loop.call_at(deadline, self._expire)
@@ -118,6 +135,8 @@ class DeadlineQueue:
         if not len(entries) & _PRUNE_MASK:
             while entries and entries[0][1].done():
                 entries.popleft()
+            if len(entries) >= lane.sweep_at:
+                lane.sweep()
         if lane._timer is None:
             lane.arm(deadline)
 

@@ -10,9 +10,12 @@ not wrapped: they reach the requests that were waiting for that connection uncha
 
 from __future__ import annotations
 
+from emcache_protocol import ErrorReply
+
 __all__ = [
     "ConnectError",
     "ConnectionLostError",
+    "PairingLostError",
     "PoolClosedError",
     "PoolError",
     "ServerProtocolError",
@@ -46,3 +49,23 @@ class ServerProtocolError(PoolError):
 
 class PoolClosedError(PoolError):
     """The pool is closed (or draining) and takes no request, or closed while one waited."""
+
+
+class PairingLostError(ServerProtocolError):
+    """The node answered a burst of requests with one error line and dropped the others.
+
+    memcached does so on a connection that has not authenticated to a server requiring it
+    (``CLIENT_ERROR unauthenticated``). The request at the head of the connection got that
+    reply; every other request in flight on it fails with this error, and the connection is
+    closed.
+
+    Attributes:
+        reply: The error line the node sent.
+    """
+
+    def __init__(self, message: str, reply: ErrorReply) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+    def __reduce__(self) -> tuple[type[PairingLostError], tuple[str, ErrorReply]]:
+        return (type(self), (str(self), self.reply))

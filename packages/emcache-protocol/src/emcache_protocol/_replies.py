@@ -99,7 +99,8 @@ class Value(NamedTuple):
 class ErrorReply:
     """An error line; any request may get one instead of its normal reply.
 
-    The stream stays in sync after an error reply: it is the whole reply.
+    The stream stays in sync after an error reply: it is the whole reply, except for the
+    lines :attr:`loses_pairing` names.
 
     Attributes:
         kind: ``"ERROR"`` (unknown command), ``"CLIENT_ERROR"`` (bad request) or
@@ -109,6 +110,17 @@ class ErrorReply:
 
     kind: Literal["ERROR", "CLIENT_ERROR", "SERVER_ERROR"]
     message: str
+
+    @property
+    def loses_pairing(self) -> bool:
+        """Whether this line may answer several requests at once, so that the stream is lost.
+
+        memcached 1.6 answers the commands of a connection that has not authenticated to a
+        server started with ``-Y`` with one ``CLIENT_ERROR unauthenticated`` per read and
+        drops every other command of that read. After such a line, replies no longer match
+        requests one to one: the connection must be closed and every request on it failed.
+        """
+        return self.kind == "CLIENT_ERROR" and self.message == "unauthenticated"
 
 
 @attrs.frozen

@@ -27,7 +27,7 @@ from emcache.errors import (
 from emcache_auth import AuthError, auth_required_error
 from emcache_cluster import Cluster, ClusterManagment
 from emcache_pool import ConnectionPool, Endpoint
-from emcache_pool.errors import PoolError
+from emcache_pool.errors import PairingLostError, PoolError
 from emcache_protocol import (
     ErrorReply,
     ReplyKind,
@@ -61,6 +61,10 @@ def _translate(exc: BaseException) -> BaseException:
     cause = exc.__cause__
     if isinstance(exc, AuthError) or isinstance(cause, AuthError):
         return AuthenticationError(str(cause if isinstance(cause, AuthError) else exc))
+    if isinstance(exc, PairingLostError):
+        auth_error = auth_required_error(exc.reply)
+        if auth_error is not None:
+            return AuthenticationError(str(auth_error))
     return ConnectionFailedError(str(exc))
 
 
@@ -122,11 +126,11 @@ class Client:
         Operations still in flight fail with :class:`ClientClosedError` or
         :class:`ConnectionFailedError`.
         """
-        if self._closed:
-            return
-        self._closed = True
-        if self._batcher is not None:
-            self._batcher.close(ClientClosedError(_CLOSED_MESSAGE))
+        if not self._closed:
+            self._closed = True
+            if self._batcher is not None:
+                self._batcher.close(ClientClosedError(_CLOSED_MESSAGE))
+        # Every call waits for the same shielded work: one cancelled midway leaves nothing.
         await self._cluster.close()
 
     def cluster_managment(self) -> ClusterManagment:
@@ -141,9 +145,12 @@ class Client:
         kind: ReplyKind,
         keys: Sequence[bytes] | None = None,
         noreply: bool = False,
+        key: bytes | None = None,
     ) -> object:
         try:
-            return await pool.execute(request, kind, keys, timeout=self._timeout, noreply=noreply)
+            return await pool.execute(
+                request, kind, keys, timeout=self._timeout, noreply=noreply, key=key
+            )
         except (PoolError, AuthError) as exc:
             raise _translate(exc) from exc
 
@@ -289,7 +296,7 @@ class Client:
         cas: int | None = None,
     ) -> None:
         request = storage_command(command, key, value, flags, exptime, cas=cas)
-        reply = await self._run(self._pool(key), request, _STORAGE, None, noreply)
+        reply = await self._run(self._pool(key), request, _STORAGE, None, noreply, key)
         if reply is _STORED or noreply:
             return
         if reply is Status.NOT_STORED or (reply is Status.EXISTS and command == b"cas"):
@@ -356,7 +363,7 @@ class Client:
     # -- other keyed commands ------------------------------------------------------------------
     async def _incr_decr(self, command: bytes, key: bytes, value: int, noreply: bool) -> int | None:
         request = incr_decr_command(command, key, value)
-        reply = await self._run(self._pool(key), request, ReplyKind.INCR_DECR, None, noreply)
+        reply = await self._run(self._pool(key), request, ReplyKind.INCR_DECR, None, noreply, key)
         if noreply:
             return None
         if type(reply) is int:
@@ -380,7 +387,7 @@ class Client:
     async def touch(self, key: bytes, exptime: int, *, noreply: bool = False) -> None:
         """Set a new expiration time on an existing item (NotFoundCommandError if missing)."""
         request = touch_command(key, exptime)
-        reply = await self._run(self._pool(key), request, ReplyKind.TOUCH, None, noreply)
+        reply = await self._run(self._pool(key), request, ReplyKind.TOUCH, None, noreply, key)
         if reply is Status.TOUCHED or noreply:
             return
         if reply is Status.NOT_FOUND:
@@ -390,7 +397,7 @@ class Client:
     async def delete(self, key: bytes, *, noreply: bool = False) -> None:
         """Remove the item (NotFoundCommandError if missing)."""
         request = delete_command(key)
-        reply = await self._run(self._pool(key), request, ReplyKind.DELETE, None, noreply)
+        reply = await self._run(self._pool(key), request, ReplyKind.DELETE, None, noreply, key)
         if reply is Status.DELETED or noreply:
             return
         if reply is Status.NOT_FOUND:
