@@ -1,10 +1,14 @@
 """Request encoders: the bytes they produce and the input they refuse."""
 
+import itertools
+import random
 from enum import IntEnum
 
 import pytest
 
 from emcache_protocol import (
+    MAX_COMMAND_LINE,
+    MAX_KEY_LENGTH,
     ProtocolValidationError,
     auth_command,
     cache_memlimit_command,
@@ -13,6 +17,7 @@ from emcache_protocol import (
     flush_all_command,
     incr_decr_command,
     retrieval_command,
+    retrieval_commands,
     stats_command,
     storage_command,
     touch_command,
@@ -246,3 +251,121 @@ def test_auth_command_never_echoes_credentials(
         auth_command(username, password)  # type: ignore[arg-type]
     assert "secret" not in str(info.value)
     assert "us er" not in str(info.value)
+
+
+def _random_keys(count: int, seed: int) -> list[bytes]:
+    """Keys of random lengths (1..250 bytes), all distinct."""
+    rng = random.Random(seed)
+    return [b"%d:" % i + b"k" * rng.randint(0, MAX_KEY_LENGTH - 6) for i in range(count)]
+
+
+@pytest.mark.parametrize("command", [b"gat", b"gats"])
+@pytest.mark.parametrize("exptime", [0, -(2**31), 2**31 - 1])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_retrieval_commands_split_gat_lines_under_the_limit(
+    command: bytes, exptime: int, seed: int
+) -> None:
+    """5,000 keys of any length become gat/gats lines that all fit, keys in order, none lost."""
+    keys = _random_keys(5000, seed)
+    parts = retrieval_commands(command, keys, exptime)
+    assert len(parts) > 1
+    assert [key for _, group in parts for key in group] == keys
+    for request, group in parts:
+        assert len(request) <= MAX_COMMAND_LINE
+        assert request == retrieval_command(command, group, exptime)
+    # Greedy: each group but the last would overflow with the next key added.
+    for (request, _), (_, following) in itertools.pairwise(parts):
+        assert len(request) + 1 + len(following[0]) > MAX_COMMAND_LINE
+
+
+def test_retrieval_commands_keep_short_and_get_requests_whole() -> None:
+    """get/gets of any length, and a gat that fits, stay one request with the keys given."""
+    keys = _random_keys(2000, 4)
+    assert retrieval_commands(b"get", keys) == [(retrieval_command(b"get", keys), keys)]
+    assert retrieval_commands(b"gets", keys) == [(retrieval_command(b"gets", keys), keys)]
+    assert retrieval_commands(b"gat", (b"a", b"b"), 5) == [(b"gat 5 a b\r\n", (b"a", b"b"))]
+
+
+def test_retrieval_commands_fill_lines_to_the_limit() -> None:
+    """A gat line whose keys fill it to exactly MAX_COMMAND_LINE bytes is not split."""
+    head = len(b"gat 0 \r\n")
+    keys = [b"k" * 249 + b"%d" % i for i in range(7)]
+    last = MAX_COMMAND_LINE - head - sum(len(k) + 1 for k in keys)
+    keys.append(b"z" * last)
+    [(request, _)] = retrieval_commands(b"gat", keys, 0)
+    assert len(request) == MAX_COMMAND_LINE
+    parts = retrieval_commands(b"gat", [*keys, b"y"], 0)
+    assert [group for _, group in parts] == [keys, [b"y"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        ((b"gat", [b"a"] * 1000 + [b"b c"], 0), ProtocolValidationError, "whitespace"),
+        ((b"gat", [b"a"] * 1000 + ["b"], 0), TypeError, "key must be bytes"),
+        ((b"gat", b"k" * 3000, 0), TypeError, "not a single key"),
+        ((b"gat", [b"a"] * 1000, 2**31), ProtocolValidationError, "exptime"),
+        ((b"gat", [b"a"] * 1000), ProtocolValidationError, "exptime is required"),
+        ((b"gat", [], 0), ProtocolValidationError, "at least one key"),
+        ((b"get", [b"a"], 0), ProtocolValidationError, "only accepted by gat"),
+    ],
+)
+def test_retrieval_commands_refuse_bad_arguments(
+    args: tuple[object, ...], error: type[Exception], match: str
+) -> None:
+    """A bad argument anywhere raises before any request is returned."""
+    with pytest.raises(error, match=match):
+        retrieval_commands(*args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", [b"gat", b"gats"])
+def test_retrieval_command_refuses_a_gat_line_over_the_limit(command: bytes) -> None:
+    """A single gat/gats line longer than MAX_COMMAND_LINE is refused; get is not."""
+    keys = _random_keys(700, 5)
+    with pytest.raises(ProtocolValidationError, match="retrieval_commands"):
+        retrieval_command(command, keys, 0)
+    assert len(retrieval_command(b"get", keys)) > MAX_COMMAND_LINE
+
+
+def test_stats_command_refuses_a_line_over_the_limit() -> None:
+    """stats arguments that would make a line longer than MAX_COMMAND_LINE are refused."""
+    assert len(stats_command(*["x" * 240] * 8)) <= MAX_COMMAND_LINE
+    with pytest.raises(ProtocolValidationError, match="MAX_COMMAND_LINE"):
+        stats_command(*["x" * 250] * 8)
+
+
+def test_no_encoded_line_but_get_and_gets_exceeds_the_limit() -> None:
+    """Every command line the encoders can produce, at the widest arguments, fits.
+
+    memcached closes a connection that sends more than 2048 bytes of a line without a
+    newline unless the line starts with get or gets.
+    """
+    key = b"k" * MAX_KEY_LENGTH
+    requests = [
+        storage_command(b"cas", key, b"v" * 5000, U32, -(2**31), cas=U64, noreply=True),
+        *(
+            storage_command(c, key, b"v", U32, -(2**31), noreply=True)
+            for c in (b"set", b"add", b"replace", b"append", b"prepend")
+        ),
+        incr_decr_command(b"decr", key, U64, noreply=True),
+        touch_command(key, -(2**31), noreply=True),
+        delete_command(key, noreply=True),
+        flush_all_command(2**31 - 1, noreply=True),
+        verbosity_command(U32, noreply=True),
+        cache_memlimit_command(1_000_000_000, noreply=True),
+        version_command(),
+        config_get_cluster_command(),
+        auth_command(b"u" * MAX_KEY_LENGTH, b"p" * 5000),
+        stats_command(*["x" * 240] * 8),
+    ]
+    for command in (b"gat", b"gats"):
+        for exptime in (-(2**31), 2**31 - 1):
+            requests += [
+                request
+                for keys in ([key] * 200, _random_keys(5000, 6))
+                for request, _ in retrieval_commands(command, keys, exptime)
+            ]
+    for request in requests:
+        line = request[: request.index(b"\r\n") + 2]
+        assert not line.startswith((b"get ", b"gets "))
+        assert len(line) <= MAX_COMMAND_LINE, line[:40]

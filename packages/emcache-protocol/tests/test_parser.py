@@ -314,3 +314,162 @@ def test_need_data_has_a_readable_repr() -> None:
     """NEED_DATA prints as its name."""
     assert repr(NEED_DATA) == "NEED_DATA"
     assert str(NEED_DATA) == "NEED_DATA"
+
+
+@pytest.mark.parametrize(
+    ("kind", "stream"),
+    [
+        (ReplyKind.STORAGE, b"STORED\n"),
+        (ReplyKind.RETRIEVAL, b"END\n"),
+        (ReplyKind.RETRIEVAL, b"VALUE k 0 1\nx\r\nEND\r\n"),
+        (ReplyKind.RETRIEVAL, b"VALUE k 0 1\r\nx\r\nEND\n"),
+        (ReplyKind.RETRIEVAL_CAS, b"VALUE k 0 1 5\r\nx\r\nVALUE k 0 1 6\n"),
+        (ReplyKind.TOUCH, b"TOUCHED\n"),
+        (ReplyKind.DELETE, b"\n"),
+        (ReplyKind.OK, b"OK\n"),
+        (ReplyKind.INCR_DECR, b"42\n"),
+        (ReplyKind.VERSION, b"VERSION 1.6.18\n"),
+        (ReplyKind.STATS, b"STAT pid 1\r\nSTAT uptime 2\n"),
+        (ReplyKind.CONFIG, b"END\n"),
+        (ReplyKind.STORAGE, b"SERVER_ERROR out of memory\n"),
+    ],
+)
+def test_parser_refuses_a_bare_newline_at_once(kind: ReplyKind, stream: bytes) -> None:
+    """A reply line ending in \\n without \\r raises as soon as it is seen, not after 64 KiB."""
+    parser = ResponseParser()
+    parser.receive_data(stream)
+    with pytest.raises(ProtocolError, match="bare"):
+        parser.next_reply(kind, [b"k"])
+
+
+def test_parser_refuses_a_bare_newline_arriving_later() -> None:
+    """A line that was waiting for its end raises when a bare \\n completes it."""
+    parser = ResponseParser()
+    parser.receive_data(b"STORED\r\nSTOR")
+    assert parser.next_reply(ReplyKind.STORAGE) is Status.STORED
+    assert parser.next_reply(ReplyKind.STORAGE) is NEED_DATA
+    parser.receive_data(b"ED\n")
+    with pytest.raises(ProtocolError, match="bare"):
+        parser.next_reply(ReplyKind.STORAGE)
+
+
+def test_parser_refuses_a_bare_newline_at_the_start_of_a_chunk() -> None:
+    """A \\n that opens the buffer is no line end, whatever byte ended the previous chunk."""
+    parser = ResponseParser()
+    parser.receive_data(b"\nSTORED\r")
+    with pytest.raises(ProtocolError, match="bare"):
+        parser.next_reply(ReplyKind.STORAGE)
+
+
+def test_parser_reads_newlines_inside_data_blocks_byte_by_byte() -> None:
+    """Data blocks are read by length: a \\n (or \\r\\n) inside one is data, not a line end."""
+    data = b"a\nb\n\r\nEND\n"
+    stream = b"VALUE k 0 %d 9\r\n%s\r\nEND\r\n" % (len(data), data)
+    parser = ResponseParser()
+    reply: object = NEED_DATA
+    for index in range(len(stream)):
+        assert reply is NEED_DATA
+        parser.receive_data(stream[index : index + 1])
+        reply = parser.next_reply(ReplyKind.RETRIEVAL_CAS, [b"k"])
+    assert reply == [Value(b"k", 0, data, 9)]
+
+
+def test_parser_reads_cas_retrievals() -> None:
+    """RETRIEVAL_CAS reads one or many values that carry their cas unique."""
+    assert parse(b"VALUE a 1 1 7\r\nx\r\nEND\r\n", ReplyKind.RETRIEVAL_CAS, [b"a"]) == [
+        Value(b"a", 1, b"x", 7)
+    ]
+    stream = b"VALUE a 0 1 7\r\nx\r\nVALUE b 0 2 8\r\nyy\r\nEND\r\n"
+    assert parse(stream, ReplyKind.RETRIEVAL_CAS, [b"a", b"b"]) == [
+        Value(b"a", 0, b"x", 7),
+        Value(b"b", 0, b"yy", 8),
+    ]
+    assert parse(b"END\r\n", ReplyKind.RETRIEVAL_CAS, [b"a"]) == []
+    error = parse(b"SERVER_ERROR busy\r\n", ReplyKind.RETRIEVAL_CAS, [b"a"])
+    assert error == ErrorReply("SERVER_ERROR", "busy")
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"VALUE a 0 1\r\nx\r\nEND\r\n",
+        b"VALUE a 0 1 7\r\nx\r\nVALUE b 0 1\r\ny\r\nEND\r\n",
+        b"VALUE a 0 1\r\nx\r\nVALUE b 0 1\r\ny\r\nVALUE c 0 1\r\nz\r\nEND\r\n",
+    ],
+)
+def test_parser_refuses_cas_retrievals_without_cas(stream: bytes) -> None:
+    """A gets/gats reply whose VALUE carries no cas unique raises, whole or split."""
+    parser = ResponseParser()
+    parser.receive_data(stream)
+    with pytest.raises(ProtocolError, match="cas"):
+        parser.next_reply(ReplyKind.RETRIEVAL_CAS, [b"a", b"b", b"c"])
+    parser = ResponseParser()
+    replies: list[object] = []
+
+    def feed_byte_by_byte() -> None:
+        for index in range(len(stream)):
+            parser.receive_data(stream[index : index + 1])
+            replies.append(parser.next_reply(ReplyKind.RETRIEVAL_CAS, [b"a", b"b", b"c"]))
+
+    with pytest.raises(ProtocolError, match="cas"):
+        feed_byte_by_byte()
+    assert all(reply is NEED_DATA for reply in replies)
+
+
+def test_parser_reads_stats_cachedump_items() -> None:
+    """`stats cachedump` ITEM lines map each key to the rest of its line."""
+    stream = b"ITEM k2 [3 b; 0 s]\r\nITEM k1 [10 b; 1700000000 s]\r\nEND\r\n"
+    assert parse(stream, ReplyKind.STATS) == StatsReply(
+        {"k2": "[3 b; 0 s]", "k1": "[10 b; 1700000000 s]"}
+    )
+
+
+def test_parser_reads_stats_detail_prefixes() -> None:
+    """`stats detail dump` PREFIX lines map each prefix to its counters."""
+    stream = (
+        b"PREFIX user get 3 hit 2 set 1 del 0\r\nPREFIX cart get 0 hit 0 set 4 del 1\r\nEND\r\n"
+    )
+    assert parse(stream, ReplyKind.STATS) == StatsReply(
+        {"user": "get 3 hit 2 set 1 del 0", "cart": "get 0 hit 0 set 4 del 1"}
+    )
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"STAT s%d 1" % i for i in range(65_537)],
+        [b"ITEM k%d [1 b; 0 s]" % i for i in range(70_000)],
+        [b"STAT s%d %s" % (i, b"v" * 1000) for i in range(5000)],
+    ],
+    ids=["stat-lines", "item-lines", "bytes"],
+)
+@pytest.mark.parametrize("chunk", [None, 1400])
+def test_parser_drops_an_oversized_stats_reply_alone(lines: list[bytes], chunk: int | None) -> None:
+    """A stats reply over the bound is read to END and dropped; the next reply still parses."""
+    stream = b"\r\n".join(lines) + b"\r\nEND\r\nSTAT pid 1\r\nEND\r\nSTORED\r\n"
+    size = chunk or len(stream)
+    chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
+    parser = ResponseParser()
+    requests = [ReplyKind.STATS, ReplyKind.STATS, ReplyKind.STORAGE]
+    replies: list[object] = []
+    for data in chunks:
+        parser.receive_data(data)
+        while len(replies) < len(requests):
+            reply = parser.next_reply(requests[len(replies)])
+            if reply is NEED_DATA:
+                break
+            replies.append(reply)
+    error, stats, stored = replies
+    assert isinstance(error, ErrorReply)
+    assert "dropped" in error.message
+    assert stats == StatsReply({"pid": "1"})
+    assert stored is Status.STORED
+    assert not parser.has_buffered_data()
+
+
+def test_parser_keeps_a_stats_reply_at_the_bound() -> None:
+    """A stats reply of exactly 65536 lines is returned whole."""
+    stream = b"".join(b"STAT s%d 1\r\n" % i for i in range(65_536)) + b"END\r\n"
+    reply = parse(stream, ReplyKind.STATS)
+    assert isinstance(reply, StatsReply)
+    assert len(reply.stats) == 65_536

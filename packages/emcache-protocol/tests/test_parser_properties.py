@@ -51,7 +51,8 @@ def retrieval_exchanges(draw: st.DrawFn) -> Exchange:
         cas_text = b"" if cas is None else b" %d" % cas
         stream += b"VALUE %s %d %d%s\r\n%s\r\n" % (key, flags, len(data), cas_text, data)
         values.append(Value(key, flags, data, cas))
-    return ReplyKind.RETRIEVAL, keys, stream + b"END\r\n", values
+    kind = ReplyKind.RETRIEVAL_CAS if with_cas and draw(st.booleans()) else ReplyKind.RETRIEVAL
+    return kind, keys, stream + b"END\r\n", values
 
 
 def _line_exchange(kind: ReplyKind, pairs: Sequence[tuple[bytes, object]]) -> Any:
@@ -75,7 +76,8 @@ def version_exchanges(draw: st.DrawFn) -> Exchange:
 @st.composite
 def stats_exchanges(draw: st.DrawFn) -> Exchange:
     stats = draw(st.dictionaries(tokens_st, texts_st, max_size=8))
-    lines = b"".join(b"STAT %s %s\r\n" % (k.encode(), v.encode()) for k, v in stats.items())
+    head = draw(st.sampled_from([b"STAT", b"ITEM", b"PREFIX"]))
+    lines = b"".join(b"%s %s %s\r\n" % (head, k.encode(), v.encode()) for k, v in stats.items())
     return ReplyKind.STATS, None, lines + b"END\r\n", StatsReply(stats)
 
 

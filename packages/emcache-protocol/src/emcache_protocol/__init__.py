@@ -7,6 +7,7 @@ touches a socket, an event loop or a clock.
 
 from emcache_protocol.__about__ import __version__
 from emcache_protocol._commands import (
+    MAX_COMMAND_LINE,
     auth_command,
     cache_memlimit_command,
     config_get_cluster_command,
@@ -14,6 +15,7 @@ from emcache_protocol._commands import (
     flush_all_command,
     incr_decr_command,
     retrieval_command,
+    retrieval_commands,
     stats_command,
     storage_command,
     touch_command,
@@ -39,6 +41,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as test_public_api checks
     "ClusterConfig",
     "ConfigNode",
     "ErrorReply",
+    "MAX_COMMAND_LINE",
     "MAX_KEY_LENGTH",
     "NEED_DATA",
     "ProtocolError",
@@ -57,6 +60,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as test_public_api checks
     "flush_all_command",
     "incr_decr_command",
     "retrieval_command",
+    "retrieval_commands",
     "stats_command",
     "storage_command",
     "touch_command",

@@ -9,6 +9,14 @@ each check is inlined (``type(x) is int`` and a range test); the helpers in
 Widths, following memcached 1.6 (protocol.txt): flags are 32-bit unsigned,
 exptime a signed 32-bit number of seconds (or a unix time; negative means
 "expired at once"), cas unique and incr/decr delta 64-bit unsigned.
+
+Line length. memcached closes a connection as soon as it holds more than 2048
+bytes of a command line without its newline, unless the line starts with
+``get `` or ``gets `` (proto_text.c, ``try_read_command_ascii``). A request may
+reach the server in segments of any size, so every other command line must be
+short enough on its own: no encoder produces one longer than
+:data:`MAX_COMMAND_LINE`, and :func:`retrieval_commands` splits a gat/gats of
+many keys into several requests that fit.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from emcache_protocol._keys import (
 from emcache_protocol.errors import ProtocolValidationError
 
 __all__ = [
+    "MAX_COMMAND_LINE",
     "auth_command",
     "cache_memlimit_command",
     "config_get_cluster_command",
@@ -39,6 +48,7 @@ __all__ = [
     "flush_all_command",
     "incr_decr_command",
     "retrieval_command",
+    "retrieval_commands",
     "stats_command",
     "storage_command",
     "touch_command",
@@ -54,6 +64,13 @@ _INCR_DECR_COMMANDS: Final = frozenset((b"incr", b"decr"))
 _MEMLIMIT_MIN: Final = 8
 _MEMLIMIT_MAX: Final = 1_000_000_000
 _NOREPLY: Final = (b"", b" noreply")
+
+MAX_COMMAND_LINE: Final = 2000
+"""The longest command line, ``\\r\\n`` included, sent for any command but get/gets.
+
+memcached drops the connection once it holds more than 2048 bytes of such a line
+without its newline; 48 bytes stay in hand as a margin.
+"""
 
 
 def _bad_command(command: object, allowed: frozenset[bytes]) -> ProtocolValidationError:
@@ -147,7 +164,9 @@ def retrieval_command(command: bytes, keys: Sequence[bytes], exptime: int | None
 
     Raises:
         TypeError: An argument has the wrong type (a single key passed as ``keys`` too).
-        ProtocolValidationError: An argument is out of range (a ``ValueError``).
+        ProtocolValidationError: An argument is out of range (a ``ValueError``), or a
+            gat/gats line would be longer than :data:`MAX_COMMAND_LINE` (use
+            :func:`retrieval_commands`).
     """
     if command in _RETRIEVAL_COMMANDS:
         if exptime is not None:
@@ -171,7 +190,59 @@ def retrieval_command(command: bytes, keys: Sequence[bytes], exptime: int | None
     if not keys:
         msg = "keys must hold at least one key"
         raise ProtocolValidationError(msg)
-    return b"%s %s\r\n" % (head, b" ".join(keys))
+    line = b"%s %s\r\n" % (head, b" ".join(keys))
+    if len(line) > MAX_COMMAND_LINE and command in _RETRIEVAL_TOUCH_COMMANDS:
+        msg = (
+            f"a {command.decode()} line of {len(line)} bytes is longer than MAX_COMMAND_LINE "
+            f"({MAX_COMMAND_LINE}); split the keys with retrieval_commands"
+        )
+        raise ProtocolValidationError(msg)
+    return line
+
+
+def retrieval_commands(
+    command: bytes, keys: Sequence[bytes], exptime: int | None = None
+) -> list[tuple[bytes, Sequence[bytes]]]:
+    """Encode get, gets, gat or gats for any number of keys, as few requests as can be sent.
+
+    get and gets take one request whatever its length. A gat or gats line longer
+    than :data:`MAX_COMMAND_LINE` is split: the keys are cut, in order, into
+    groups whose lines fit, one request per group.
+
+    Args:
+        command: ``b"get"``, ``b"gets"``, ``b"gat"`` or ``b"gats"``.
+        keys: The keys, at least one.
+        exptime: The new expiration for gat/gats (signed 32-bit); refused for get/gets.
+
+    Returns:
+        ``(request, keys of that request)`` pairs in key order; every request is encoded
+        (and so every key validated) before the list is returned.
+
+    Raises:
+        TypeError: An argument has the wrong type (a single key passed as ``keys`` too).
+        ProtocolValidationError: An argument is out of range (a ``ValueError``).
+    """
+    if command not in _RETRIEVAL_TOUCH_COMMANDS or exptime is None:
+        return [(retrieval_command(command, keys, exptime), keys)]
+    exptime = check_int("exptime", exptime, I32_MIN, I32_MAX)
+    given: object = keys
+    if isinstance(given, bytes | bytearray | str):
+        msg = "keys must be a sequence of keys, not a single key"
+        raise TypeError(msg)
+    if type(keys) is not list and type(keys) is not tuple:
+        keys = list(keys)
+    # Each key costs its length plus a space; the head and "\r\n" are fixed.
+    room = MAX_COMMAND_LINE - len(b"%s %d\r\n" % (command, exptime))
+    groups = []
+    start = used = 0
+    for index, key in enumerate(keys):
+        size = len(key) + 1 if type(key) is bytes else 1  # a bad key is refused below
+        if used + size > room and index > start:
+            groups.append(keys[start:index])
+            start, used = index, 0
+        used += size
+    groups.append(keys[start:])
+    return [(retrieval_command(command, group, exptime), group) for group in groups]
 
 
 def incr_decr_command(command: bytes, key: bytes, delta: int, *, noreply: bool = False) -> bytes:
@@ -275,7 +346,8 @@ def stats_command(*args: str | bytes) -> bytes:
     Raises:
         TypeError: An argument is neither ``str`` nor ``bytes``.
         ProtocolValidationError: An argument is empty, not ASCII, or holds whitespace
-            or control characters (a ``ValueError``).
+            or control characters, or the line would be longer than
+            :data:`MAX_COMMAND_LINE` (a ``ValueError``).
     """
     tokens = [b"stats"]
     for arg in args:
@@ -290,7 +362,11 @@ def stats_command(*args: str | bytes) -> bytes:
         if not is_token(token):
             check_key_slow(token, "stats argument")
         tokens.append(token)
-    return b" ".join(tokens) + b"\r\n"
+    line = b" ".join(tokens) + b"\r\n"
+    if len(line) > MAX_COMMAND_LINE:
+        msg = f"a stats line of {len(line)} bytes is longer than MAX_COMMAND_LINE"
+        raise ProtocolValidationError(msg)
+    return line
 
 
 def verbosity_command(level: int, *, noreply: bool = False) -> bytes:

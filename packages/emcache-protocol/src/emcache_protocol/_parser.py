@@ -19,8 +19,17 @@ retrieval reply keeps the values it has already read between calls, so a
 partial multi-get is never parsed twice. Every length and number is bounded
 (``max_value_size``, 20 digits, 250-byte keys, ``_MAX_LINE`` for a line
 without its terminator), so a malformed stream raises :class:`ProtocolError`
-instead of waiting forever. A ``VALUE`` whose key is not among the keys still
-expected raises too: a value is never handed out under the wrong key.
+instead of waiting forever. A line ends with ``\\r\\n``: a bare ``\\n`` raises
+as soon as it is seen (data blocks are read by length, so a ``\\n`` inside
+one is never taken for a line end). A ``VALUE`` whose key is not among the
+keys still expected raises too: a value is never handed out under the wrong
+key, and a gets/gats reply (``RETRIEVAL_CAS``) whose ``VALUE`` carries no cas
+unique raises.
+
+A stats reply over ``_MAX_STATS_LINES`` lines or ``_MAX_STATS_SIZE`` bytes is
+not held in memory: its remaining lines are read and dropped up to ``END``,
+and the request gets an :class:`ErrorReply` instead, so the stream stays in
+step and only that request fails.
 
 Reply grammar (memcached protocol.txt)::
 
@@ -29,6 +38,8 @@ Reply grammar (memcached protocol.txt)::
     <decimal value>\\r\\n                          (incr/decr)
     VERSION <version>\\r\\n
     STAT <name> <value>\\r\\n ... END\\r\\n
+    ITEM <key> [<size> b; <exptime> s]\\r\\n ... END\\r\\n    (stats cachedump)
+    PREFIX <prefix> get <n> hit <n> set <n> del <n>\\r\\n ... END\\r\\n    (stats detail dump)
     CONFIG cluster 0 <bytes>\\r\\n<version>\\n<host>|<ip>|<port> ...\\n\\r\\nEND\\r\\n
     ERROR\\r\\n | CLIENT_ERROR <message>\\r\\n | SERVER_ERROR <message>\\r\\n
 """
@@ -37,6 +48,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Final
 
 from emcache_protocol._bulk import read_whole_reply
@@ -72,6 +84,10 @@ _MAX_LINE: Final = 64 * 1024
 # hostile or broken server and would otherwise be held in memory line by line.
 _MAX_STATS_SIZE: Final = 4 * 1024 * 1024
 _MAX_STATS_LINES: Final = 65536
+# The line heads of a stats reply: STAT (every group), ITEM (stats cachedump),
+# PREFIX (stats detail dump). Each is followed by a name and the rest of the line.
+_STATS_HEADS: Final = frozenset((b"STAT", b"ITEM", b"PREFIX"))
+_SKIPPING: Final = -1  # _stats_size while an oversized stats reply is being dropped
 
 # A VALUE line: key (1..250 bytes, no control byte, space or DEL), flags, length, cas.
 # Possessive repeats: a field never gives back bytes, which saves backtracking work.
@@ -87,7 +103,9 @@ _new_value: Final = tuple.__new__  # builds a Value without the Python-level __n
 # Reading an enum member through its class costs a lookup each time; the hot
 # path compares against module constants instead.
 _RETRIEVAL: Final = ReplyKind.RETRIEVAL
+_RETRIEVAL_CAS: Final = ReplyKind.RETRIEVAL_CAS
 _STORAGE: Final = ReplyKind.STORAGE
+_cas_of: Final = itemgetter(3)
 _STORED: Final = Status.STORED
 _CONFIG_TRAILER: Final = b"\r\nEND\r\n"
 _CONFIG_LINE: Final = re.compile(rb"CONFIG cluster ([0-9]{1,10}) ([0-9]{1,20})\r\n").match
@@ -112,6 +130,7 @@ class ResponseParser:
         "_pos",
         "_readers",
         "_stats",
+        "_stats_lines",
         "_stats_size",
         "_values",
     )
@@ -134,6 +153,7 @@ class ResponseParser:
         self._need = 0
         self._line_wait = False
         self._stats_size = 0
+        self._stats_lines = 0
         self._values: list[Value] = []
         self._key_index = 0
         self._stats: dict[str, str] = {}
@@ -177,9 +197,9 @@ class ResponseParser:
 
         Args:
             kind: The kind of reply that request expects.
-            keys: For ``RETRIEVAL``, the requested keys in request order; each ``VALUE``
-                must carry the next expected key (misses may be skipped). ``None``
-                accepts any valid key.
+            keys: For ``RETRIEVAL`` and ``RETRIEVAL_CAS``, the requested keys in request
+                order; each ``VALUE`` must carry the next expected key (misses may be
+                skipped). ``None`` accepts any valid key.
 
         Returns:
             The typed reply (see :class:`ReplyKind`), an :class:`ErrorReply`, or
@@ -192,7 +212,7 @@ class ResponseParser:
         """
         if self._chunks and not self._join():
             return NEED_DATA
-        if kind is _RETRIEVAL:
+        if kind is _RETRIEVAL or kind is _RETRIEVAL_CAS:
             # Fast path: a whole single-value reply, VALUE <k> <f> <n>\r\n<data>\r\nEND\r\n.
             if not self._values:
                 buf = self._buf
@@ -200,6 +220,8 @@ class ResponseParser:
                 match = _VALUE_LINE(buf, pos)
                 if match is not None:
                     key, flags, size, cas = match.groups()
+                    if cas is None and kind is _RETRIEVAL_CAS:
+                        raise _no_cas(key)  # refused before its data block arrives
                     start = match.end()
                     end = start + int(size)
                     if (
@@ -219,7 +241,9 @@ class ResponseParser:
                 elif buf.startswith(b"END\r\n", pos):
                     self._pos = pos + 5
                     return []
-            return self._retrieval(keys)
+            if kind is _RETRIEVAL:
+                return self._retrieval(keys)
+            return self._retrieval_cas(keys)
         if kind is _STORAGE:
             buf = self._buf
             pos = self._pos
@@ -257,7 +281,7 @@ class ResponseParser:
         """Consume and return the next line without its terminator, or ``None``."""
         buf = self._buf
         pos = self._pos
-        eol = buf.find(b"\r\n", pos)
+        eol = buf.find(b"\n", pos)
         if eol < 0:
             unread = len(buf) - pos
             if unread > _MAX_LINE:
@@ -267,8 +291,11 @@ class ResponseParser:
             self._need = _MAX_LINE + 3
             self._line_wait = True
             return None
-        self._pos = eol + 2
-        return buf[pos:eol]
+        if eol == pos or buf[eol - 1] != 13:  # 13 is \r
+            msg = f"reply line ending in a bare \\n: {shown(buf[pos : eol + 1])}"
+            raise ProtocolError(msg)
+        self._pos = eol + 1
+        return buf[pos : eol - 1]
 
     # -- one-line replies -------------------------------------------------------
 
@@ -338,22 +365,36 @@ class ResponseParser:
             line = self._line()
             if line is None:
                 return NEED_DATA
-            if line.startswith(b"STAT "):
-                name, _, value = line[5:].partition(b" ")
+            head, _, rest = line.partition(b" ")
+            if head in _STATS_HEADS:
+                name, _, value = rest.partition(b" ")
                 if not name:
                     raise unexpected(line, "stats")
+                self._stats_lines += 1
+                if self._stats_size == _SKIPPING:
+                    continue
                 self._stats_size += len(line)
-                if self._stats_size > _MAX_STATS_SIZE or len(stats) >= _MAX_STATS_LINES:
-                    self._stats_size = 0
-                    msg = f"stats reply over {_MAX_STATS_LINES} lines or {_MAX_STATS_SIZE} bytes"
-                    raise ProtocolError(msg)
+                if self._stats_size > _MAX_STATS_SIZE or self._stats_lines > _MAX_STATS_LINES:
+                    # Drop what was kept and read the rest of the reply without keeping it.
+                    self._stats_size = _SKIPPING
+                    stats.clear()
+                    continue
                 stats[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
                 continue
+            skipped = self._stats_size == _SKIPPING
+            lines = self._stats_lines
             self._stats = {}
             self._stats_size = 0
+            self._stats_lines = 0
             if line == b"END":
+                if skipped:
+                    msg = (
+                        f"stats reply of {lines} lines is over the client's bound of "
+                        f"{_MAX_STATS_LINES} lines or {_MAX_STATS_SIZE} bytes; it was dropped"
+                    )
+                    return ErrorReply("SERVER_ERROR", msg)
                 return StatsReply(stats)
-            if not stats and line in (b"RESET", b"OK"):
+            if not lines and line in (b"RESET", b"OK"):
                 # "stats reset" and "stats detail on|off" acknowledge with one line.
                 return StatsReply({})
             error = error_reply(line)
@@ -421,6 +462,13 @@ class ResponseParser:
         self._key_index = index
         return self._retrieval_other()
 
+    def _retrieval_cas(self, keys: Sequence[bytes] | None) -> object:
+        """A gets/gats reply: a retrieval reply whose every value carries its cas unique."""
+        reply = self._retrieval(keys)
+        if type(reply) is list and None in map(_cas_of, reply):
+            raise _no_cas(next(value.key for value in reply if value.cas is None))
+        return reply
+
     def _too_large(self, size: int) -> ProtocolError:
         return ProtocolError(f"data block of {size} bytes exceeds max_value_size")
 
@@ -463,3 +511,7 @@ class ResponseParser:
             return self._wait(end + 7 - pos)
         self._pos = end + 7
         return cluster_config(buf[start:end])
+
+
+def _no_cas(key: bytes) -> ProtocolError:
+    return ProtocolError(f"VALUE without a cas unique in a gets/gats reply: {shown(key)}")

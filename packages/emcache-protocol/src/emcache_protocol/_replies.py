@@ -32,19 +32,23 @@ class ReplyKind(enum.Enum):
     Attributes:
         STORAGE: set/add/replace/append/prepend/cas and the auth request; a :class:`Status`
             among STORED, NOT_STORED, EXISTS and NOT_FOUND.
-        RETRIEVAL: get/gets/gat/gats; a list of :class:`Value` in server order (maybe empty).
+        RETRIEVAL: get/gat; a list of :class:`Value` in server order (maybe empty).
+        RETRIEVAL_CAS: gets/gats; like ``RETRIEVAL``, and every ``VALUE`` line must carry a
+            cas unique (a line without one raises :class:`ProtocolError`).
         INCR_DECR: the new value as an ``int``, or ``Status.NOT_FOUND``.
         TOUCH: ``Status.TOUCHED`` or ``Status.NOT_FOUND``.
         DELETE: ``Status.DELETED`` or ``Status.NOT_FOUND``.
         OK: flush_all, verbosity, cache_memlimit; ``Status.OK``.
         VERSION: a :class:`VersionReply`.
-        STATS: a :class:`StatsReply`.
+        STATS: a :class:`StatsReply`; an :class:`ErrorReply` for a reply over the parser's
+            size bound, which is read to its end and dropped.
         CONFIG: ``config get cluster``; a :class:`ClusterConfig`, or ``None`` when the
             server answers a bare ``END``.
     """
 
     STORAGE = "storage"
     RETRIEVAL = "retrieval"
+    RETRIEVAL_CAS = "retrieval_cas"
     INCR_DECR = "incr_decr"
     TOUCH = "touch"
     DELETE = "delete"
@@ -136,10 +140,16 @@ class VersionReply:
 
 @attrs.frozen
 class StatsReply:
-    """The answer to ``stats``: every ``STAT <name> <value>`` line, in order.
+    """The answer to ``stats``: every line of the reply, in order.
+
+    Each line maps its first token to the rest of the line, as raw text:
+    ``STAT <name> <value>`` gives ``name -> value``; ``stats cachedump`` answers
+    ``ITEM <key> [<size> b; <exptime> s]``, giving ``key -> "[<size> b; <exptime> s]"``;
+    ``stats detail dump`` answers ``PREFIX <prefix> get <n> hit <n> set <n> del <n>``,
+    giving ``prefix -> "get <n> hit <n> set <n> del <n>"``.
 
     Attributes:
-        stats: Statistic names mapped to their raw text values.
+        stats: Names mapped to their raw text values.
     """
 
     stats: dict[str, str]
