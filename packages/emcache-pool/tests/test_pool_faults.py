@@ -286,7 +286,7 @@ async def _black_hole_server() -> asyncio.Server:
 @pytest.mark.asyncio
 async def test_pool_sets_aside_a_connection_that_stopped_answering(make_pool, monkeypatch):
     """After a timeout, a silent connection gets no new request and is abandoned later."""
-    monkeypatch.setattr("emcache_pool._pool._STALLED_ABANDON_AFTER", 0.3)
+    monkeypatch.setattr("emcache_pool._connections._STALLED_ABANDON_AFTER", 0.3)
     server = await _black_hole_server()
     port = server.sockets[0].getsockname()[1]
     try:

@@ -114,6 +114,6 @@ async def test_pool_cancelled_close_is_finished_by_the_next_call(memcached, make
     await asyncio.gather(closing, return_exceptions=True)
     await asyncio.wait_for(pool.close(), 2.0)
     assert pool.metrics().cur_connections == 0
-    assert pool._connector is None or pool._connector.done()
+    assert not pool._connector.running
     with pytest.raises(PoolClosedError):
         await pool.execute(GET_A, ReplyKind.RETRIEVAL, [b"a"])

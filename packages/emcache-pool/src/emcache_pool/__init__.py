@@ -6,6 +6,7 @@ already-encoded requests to a node and hands each caller its own reply.
 
 from emcache_pool.__about__ import __version__
 from emcache_pool._config import OnConnect, PoolConfig
+from emcache_pool._connect import connect
 from emcache_pool._connection import Connection, open_connection
 from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath, node_id
 from emcache_pool._metrics import ConnectionPoolMetrics
@@ -21,6 +22,7 @@ __all__ = [
     "OnConnect",
     "PoolConfig",
     "__version__",
+    "connect",
     "node_id",
     "open_connection",
 ]

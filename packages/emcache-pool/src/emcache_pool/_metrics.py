@@ -7,11 +7,12 @@ The pool only bumps integer counters on its hot path and samples one request lat
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["LATENCY_SAMPLE_EVERY", "ConnectionPoolMetrics", "percentiles"]
+__all__ = ["LATENCY_SAMPLE_EVERY", "ConnectionPoolMetrics", "RequestCounters", "percentiles"]
 
 # One request in this many has its latency measured (a power of two: the test is a mask).
 LATENCY_SAMPLE_EVERY = 32
@@ -67,6 +68,28 @@ class ConnectionPoolMetrics:
     max_pipeline_depth: int = 0
     operation_latency_p50: float | None = None
     operation_latency_p99: float | None = None
+
+
+class RequestCounters:
+    """The request counters a pool bumps on its hot path (plain slots: no property, no call).
+
+    Attributes:
+        started: Requests sent on a connection and awaited (samples latency every
+            :data:`LATENCY_SAMPLE_EVERY`).
+        executed: Requests that got their reply (``noreply`` ones when queued).
+        executed_with_error: Requests that raised.
+        waited: Requests that had to wait for a connection to open.
+        latencies: The last 1024 sampled request latencies, in seconds.
+    """
+
+    __slots__ = ("executed", "executed_with_error", "latencies", "started", "waited")
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.executed = 0
+        self.executed_with_error = 0
+        self.waited = 0
+        self.latencies: deque[float] = deque(maxlen=1024)
 
 
 def percentiles(values: Iterable[float], *quantiles: float) -> list[float | None]:
