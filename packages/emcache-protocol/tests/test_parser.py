@@ -473,3 +473,21 @@ def test_parser_keeps_a_stats_reply_at_the_bound() -> None:
     reply = parse(stream, ReplyKind.STATS)
     assert isinstance(reply, StatsReply)
     assert len(reply.stats) == 65_536
+
+
+def test_parser_refuses_a_stats_reply_without_end() -> None:
+    """Dropping an oversized stats reply stops at 4 times the bound: the stream is endless."""
+    parser = ResponseParser()
+    lines = b"STAT n 1\r\n" * 10_000
+    fed = 0
+
+    def feed_until_refused() -> None:
+        nonlocal fed
+        for _ in range(50):
+            parser.receive_data(lines)
+            fed += 10_000
+            assert parser.next_reply(ReplyKind.STATS) is NEED_DATA
+
+    with pytest.raises(ProtocolError, match="without its END"):
+        feed_until_refused()
+    assert 4 * 65_536 < fed <= 4 * 65_536 + 10_000

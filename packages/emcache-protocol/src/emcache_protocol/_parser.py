@@ -29,7 +29,8 @@ unique raises.
 A stats reply over ``_MAX_STATS_LINES`` lines or ``_MAX_STATS_SIZE`` bytes is
 not held in memory: its remaining lines are read and dropped up to ``END``,
 and the request gets an :class:`ErrorReply` instead, so the stream stays in
-step and only that request fails.
+step and only that request fails. One four times over the bound raises
+:class:`ProtocolError`: no memcached writes it, it is a stream without end.
 
 Reply grammar (memcached protocol.txt)::
 
@@ -87,7 +88,11 @@ _MAX_STATS_LINES: Final = 65536
 # The line heads of a stats reply: STAT (every group), ITEM (stats cachedump),
 # PREFIX (stats detail dump). Each is followed by a name and the rest of the line.
 _STATS_HEADS: Final = frozenset((b"STAT", b"ITEM", b"PREFIX"))
-_SKIPPING: Final = -1  # _stats_size while an oversized stats reply is being dropped
+# A reply over the bound is read to its END and dropped, but not forever: memcached
+# writes none this long (stats cachedump stops at 2 MB, about 110,000 of its shortest
+# lines; stats detail dump at 65536 prefixes), so a longer one is an endless stream.
+_MAX_STATS_DRAIN_SIZE: Final = 4 * _MAX_STATS_SIZE
+_MAX_STATS_DRAIN_LINES: Final = 4 * _MAX_STATS_LINES
 
 # A VALUE line: key (1..250 bytes, no control byte, space or DEL), flags, length, cas.
 # Possessive repeats: a field never gives back bytes, which saves backtracking work.
@@ -371,18 +376,21 @@ class ResponseParser:
                 if not name:
                     raise unexpected(line, "stats")
                 self._stats_lines += 1
-                if self._stats_size == _SKIPPING:
-                    continue
                 self._stats_size += len(line)
                 if self._stats_size > _MAX_STATS_SIZE or self._stats_lines > _MAX_STATS_LINES:
-                    # Drop what was kept and read the rest of the reply without keeping it.
-                    self._stats_size = _SKIPPING
+                    # Over the bound: drop what was kept, read the rest without keeping it.
                     stats.clear()
+                    if (
+                        self._stats_size > _MAX_STATS_DRAIN_SIZE
+                        or self._stats_lines > _MAX_STATS_DRAIN_LINES
+                    ):
+                        msg = f"stats reply of over {self._stats_lines} lines without its END"
+                        raise ProtocolError(msg)
                     continue
                 stats[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
                 continue
-            skipped = self._stats_size == _SKIPPING
             lines = self._stats_lines
+            skipped = self._stats_size > _MAX_STATS_SIZE or lines > _MAX_STATS_LINES
             self._stats = {}
             self._stats_size = 0
             self._stats_lines = 0
