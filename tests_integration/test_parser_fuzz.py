@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ ERROR_LINES = st.sampled_from(
     ]
 )
 ALL_KINDS = list(ReplyKind)
+RETRIEVALS = (ReplyKind.RETRIEVAL, ReplyKind.RETRIEVAL_CAS)
 # The smallest reply of any kind is "OK\r\n" or a one-digit incr reply: 3 bytes.
 MIN_REPLY_BYTES = 3
 
@@ -77,12 +79,13 @@ def retrieval_exchange(draw: st.DrawFn) -> Exchange:
         cas_text = b"" if cas is None else b" %d" % cas
         wire += b"VALUE %s %d %d%s\r\n%s\r\n" % (key, flags, len(data), cas_text, data)
         values.append(Value(key, flags, data, cas))
-    return Exchange(ReplyKind.RETRIEVAL, keys, wire + b"END\r\n", values)
+    kind = ReplyKind.RETRIEVAL_CAS if with_cas and draw(st.booleans()) else ReplyKind.RETRIEVAL
+    return Exchange(kind, keys, wire + b"END\r\n", values)
 
 
 @st.composite
 def simple_exchange(draw: st.DrawFn) -> Exchange:
-    kind = draw(st.sampled_from([k for k in ALL_KINDS if k is not ReplyKind.RETRIEVAL]))
+    kind = draw(st.sampled_from([k for k in ALL_KINDS if k not in RETRIEVALS]))
     if draw(st.integers(0, 5)) == 0:
         wire, error = draw(ERROR_LINES)
         return Exchange(kind, None, wire, error)
@@ -137,11 +140,13 @@ def well_typed(kind: ReplyKind, keys: Sequence[bytes] | None, reply: object) -> 
     """Whether ``reply`` is a legal result for a request of ``kind`` naming ``keys``."""
     if isinstance(reply, ErrorReply):
         return reply.kind in ("ERROR", "CLIENT_ERROR", "SERVER_ERROR")
-    if kind is ReplyKind.RETRIEVAL:
+    if kind in RETRIEVALS:
         if not isinstance(reply, list):
             return False
         for value in reply:
             if not isinstance(value, Value) or not isinstance(value.value, bytes):
+                return False
+            if kind is ReplyKind.RETRIEVAL_CAS and value.cas is None:
                 return False
             if keys is not None and value.key not in keys:
                 return False
@@ -222,7 +227,7 @@ def test_parser_random_bytes_only_protocol_error(
     kinds: list[ReplyKind], keys: list[bytes], data: bytes, cuts: list[int]
 ) -> None:
     """Random bytes give typed replies, NEED_DATA or ProtocolError, nothing else."""
-    requests = [(kind, tuple(keys) if kind is ReplyKind.RETRIEVAL else None) for kind in kinds]
+    requests = [(kind, tuple(keys) if kind in RETRIEVALS else None) for kind in kinds]
     drive(split(data, cuts), requests)
 
 
@@ -258,7 +263,7 @@ def test_parser_mutated_stream_never_misattributes(
     requests = [(e.kind, e.keys) for e in exchanges]
     replies, _ = drive(split(wire, cuts), requests)
     for exchange, reply in zip(exchanges, replies, strict=False):
-        if exchange.kind is ReplyKind.RETRIEVAL and isinstance(reply, list):
+        if exchange.kind in RETRIEVALS and isinstance(reply, list):
             assert exchange.keys is not None
             assert [v.key for v in reply] == sorted(
                 (v.key for v in reply), key=exchange.keys.index
@@ -346,18 +351,37 @@ def test_parser_large_value_in_small_chunks_is_linear() -> None:
 
 
 def test_parser_endless_stats_reply_refused() -> None:
-    """A stats reply of a million distinct lines is refused instead of kept in memory.
+    """A stats reply that never ends is not kept in memory, and is refused in the end.
 
     memcached's largest stats groups have a few thousand lines; without a bound, a
     server can make the client hold any amount of memory one short line at a time.
+    Past 65,536 lines the parser keeps none of them; past 4 times that, the reply
+    cannot be memcached's and the stream is refused.
     """
     parser = ResponseParser()
+    fed = 0
+    held: list[int] = []
 
     def feed() -> None:
-        for part in range(100):
-            chunk = b"".join(b"STAT s%02d_%05d 1\r\n" % (part, i) for i in range(10_000))
+        nonlocal fed
+        for part in range(40):
+            chunk = b"".join(b"STAT s%03d_%05d 1\r\n" % (part, i) for i in range(10_000))
             parser.receive_data(chunk)
+            fed += 10_000
             assert parser.next_reply(ReplyKind.STATS) is NEED_DATA
+            del chunk
+            # Past the bound (65,536 lines), 40,000 more lines: memory must stay flat.
+            if part == 8:
+                tracemalloc.start()
+            elif 8 < part <= 12:
+                held.append(tracemalloc.get_traced_memory()[0])
+            elif part == 13:
+                tracemalloc.stop()
 
-    with pytest.raises(ProtocolError):
-        feed()
+    try:
+        with pytest.raises(ProtocolError, match="without its END"):
+            feed()
+    finally:
+        tracemalloc.stop()
+    assert fed <= 4 * 65_536 + 10_000
+    assert max(held) < 1 << 20, f"{max(held)} bytes held while the reply was dropped"
