@@ -8,13 +8,15 @@ import logging
 import time
 
 import pytest
-from cluster_support import RecordingEvents, address, config, wait_until
+import pytest_asyncio
+from cluster_support import FAST_POOL, RecordingEvents, address, config, set_key, wait_until
 
-from emcache_cluster import AutodiscoveryError, Cluster
-from emcache_cluster._autodiscovery import discovered_endpoints
+from emcache_cluster import AutodiscoveryError, Cluster, ClusterNoAvailableNodes
+from emcache_cluster._autodiscovery import Autodiscovery, discovered_endpoints
 from emcache_pool import MemcachedHostAddress, PoolConfig
 from emcache_protocol import ClusterConfig as ConfigReply
 from emcache_protocol import ConfigNode, ReplyKind, retrieval_command, storage_command
+from emcache_tools import FakeConfigEndpoint
 
 POLL = 0.1
 
@@ -164,6 +166,10 @@ async def test_faulty_endpoint_keeps_the_last_node_list(
     """ERROR, garbage or no answer is logged with its reason and the node list stays."""
     nodes = launcher.start(2)
     config_endpoint.set_nodes(pairs(nodes))
+
+    def cluster_records():
+        return [r for r in caplog.records if r.name == "emcache_cluster"]
+
     cluster = await Cluster.create(
         [config_address(config_endpoint)], discovery(autodiscovery_timeout=0.3)
     )
@@ -171,9 +177,9 @@ async def test_faulty_endpoint_keeps_the_last_node_list(
         with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
             config_endpoint.mode = mode
             config_endpoint.set_nodes(pairs(nodes[:1]))
-            await wait_until(lambda: any(reason in r.getMessage() for r in caplog.records))
+            await wait_until(lambda: any(reason in r.getMessage() for r in cluster_records()))
         assert cluster.cluster_managment.nodes() == [address(node) for node in nodes]
-        warning = next(r for r in caplog.records if reason in r.getMessage())
+        warning = next(r for r in cluster_records() if reason in r.getMessage())
         assert warning.levelno == logging.WARNING
         assert "keeping the last node list" in warning.getMessage()
         config_endpoint.mode = "ok"
@@ -204,23 +210,76 @@ async def test_empty_node_list_keeps_the_last_node_list(launcher, config_endpoin
     ("mode", "reason"),
     [("error", "answered ERROR"), ("garbage", "unparsable"), ("hang", "did not answer")],
 )
-async def test_create_fails_clearly_when_first_discovery_fails(config_endpoint, mode, reason):
-    """Without a first node list, create raises AutodiscoveryError within the timeout."""
+async def test_create_starts_without_nodes_when_first_discovery_fails(
+    config_endpoint, caplog, mode, reason
+):
+    """Without a first node list, create returns within the timeout, warns, and routing says why."""
     config_endpoint.set_nodes([("127.0.0.1", 1)])
     config_endpoint.mode = mode
     start = time.monotonic()
-    with pytest.raises(AutodiscoveryError, match=reason):
-        await Cluster.create(
+    with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
+        cluster = await Cluster.create(
             [config_address(config_endpoint)], discovery(autodiscovery_timeout=0.3)
         )
-    assert time.monotonic() - start < 1.5
+    try:
+        assert time.monotonic() - start < 1.0
+        assert cluster.cluster_managment.nodes() == []
+        with pytest.raises(ClusterNoAvailableNodes, match=reason) as info:
+            cluster.pick_pool(b"key")
+        assert str(info.value).startswith("autodiscovery has found no nodes yet: ")
+        with pytest.raises(ClusterNoAvailableNodes, match=reason):
+            cluster.pick_pools([b"a", b"b"])
+        warning = next(
+            r for r in caplog.records if r.name == "emcache_cluster" and reason in r.getMessage()
+        )
+        assert warning.levelno == logging.WARNING
+        assert "starting with no nodes" in warning.getMessage()
+    finally:
+        await cluster.close()
 
 
 @pytest.mark.asyncio
-async def test_create_fails_against_a_plain_memcached(memcached):
-    """A memcached without the extension answers ERROR, and create says so."""
-    with pytest.raises(AutodiscoveryError, match="does not support autodiscovery"):
-        await Cluster.create([address(memcached)], discovery())
+async def test_nodes_are_used_as_soon_as_an_endpoint_answers(memcached, config_endpoint):
+    """After a failed start, the first poll that gets a node list routes to its nodes."""
+    config_endpoint.set_nodes([(memcached.host, memcached.port)])
+    config_endpoint.mode = "error"
+    events = RecordingEvents()
+    cluster = await Cluster.create(
+        [config_address(config_endpoint)], discovery(autodiscovery_timeout=0.3, events=events)
+    )
+    try:
+        with pytest.raises(ClusterNoAvailableNodes, match="answered ERROR"):
+            cluster.pick_pool(b"key")
+        config_endpoint.mode = "ok"
+        await wait_until(lambda: cluster.cluster_managment.nodes() == [address(memcached)])
+        assert await set_key(cluster, b"key") is not None
+        await wait_until(lambda: ("added", address(memcached)) in events.events)
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_create_starts_without_nodes_against_a_plain_memcached(memcached):
+    """A memcached without the extension answers ERROR, and routing says so."""
+    cluster = await Cluster.create([address(memcached)], discovery())
+    try:
+        with pytest.raises(ClusterNoAvailableNodes, match="does not support autodiscovery"):
+            cluster.pick_pool(b"key")
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_first_discovery_asks_explicitly_raises_autodiscovery_error(config_endpoint):
+    """Asking for the first node list explicitly still raises AutodiscoveryError with the reason."""
+    config_endpoint.mode = "error"
+    autodiscovery = Autodiscovery(
+        [config_address(config_endpoint)], FAST_POOL, interval=60.0, timeout=0.3, apply=print
+    )
+    with pytest.raises(AutodiscoveryError, match="answered ERROR"):
+        await autodiscovery.first()
+    assert autodiscovery.last_failure is not None
+    assert "answered ERROR" in autodiscovery.last_failure
 
 
 @pytest.mark.asyncio
@@ -231,6 +290,107 @@ async def test_create_asks_the_next_configuration_endpoint(memcached, config_end
     cluster = await Cluster.create(endpoints, discovery())
     try:
         assert cluster.cluster_managment.nodes() == [address(memcached)]
+    finally:
+        await cluster.close()
+
+
+class SilentProtocol(asyncio.Protocol):
+    """Accepts a connection and never answers: a hung configuration endpoint."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def connection_made(self, transport):
+        self.server.transports.append(transport)
+
+    def connection_lost(self, exc):
+        self.server.lost += 1
+
+
+class SilentServer:
+    """A plain TCP server that accepts connections and never writes a byte."""
+
+    def __init__(self):
+        self.transports = []
+        self.lost = 0
+        self.address = None
+        self._server = None
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: SilentProtocol(self), "127.0.0.1", 0)
+        self.address = MemcachedHostAddress("127.0.0.1", self._server.sockets[0].getsockname()[1])
+
+    async def close(self):
+        self._server.close()
+        for transport in self.transports:
+            transport.close()
+        await self._server.wait_closed()
+
+
+@pytest_asyncio.fixture(name="silent_endpoint")
+async def _silent_endpoint():
+    server = SilentServer()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.mark.asyncio
+async def test_a_hanging_first_endpoint_leaves_the_first_discovery_to_the_next(
+    memcached, config_endpoint, silent_endpoint
+):
+    """A first endpoint that never answers costs its share of the timeout, then the next answers."""
+    config_endpoint.set_nodes([(memcached.host, memcached.port)])
+    endpoints = [silent_endpoint.address, config_address(config_endpoint)]
+    start = time.monotonic()
+    cluster = await Cluster.create(endpoints, discovery(autodiscovery_timeout=3.0))
+    try:
+        assert time.monotonic() - start < 2.5  # the silent endpoint's share is 1.5 s
+        assert cluster.cluster_managment.nodes() == [address(memcached)]
+        # The request to the silent endpoint was given up and its connection closed.
+        await wait_until(lambda: silent_endpoint.lost == len(silent_endpoint.transports) == 1)
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_a_hanging_endpoint_leaves_every_poll_to_the_next(memcached_cluster, config_endpoint):
+    """When the endpoint that answered last starts hanging, polls get the nodes from the next."""
+    nodes = memcached_cluster
+    async with FakeConfigEndpoint(pairs(nodes[:1])) as second:
+        config_endpoint.set_nodes(pairs(nodes[:1]))
+        endpoints = [config_address(config_endpoint), config_address(second)]
+        cluster = await Cluster.create(endpoints, discovery(autodiscovery_timeout=4.0))
+        try:
+            assert cluster.cluster_managment.nodes() == [address(nodes[0])]
+            config_endpoint.mode = "hang"
+            second.set_nodes(pairs(nodes), version=10)
+            # The hung endpoint costs its share (2 s), not the whole timeout (4 s).
+            await wait_until(lambda: len(cluster.cluster_managment.nodes()) == 3, limit=3.0)
+            # The endpoint that answered is asked first from then on.
+            second.set_nodes(pairs(nodes[:2]), version=11)
+            await wait_until(lambda: len(cluster.cluster_managment.nodes()) == 2, limit=1.0)
+        finally:
+            await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_every_endpoint_failing_is_reported_with_each_reason(
+    config_endpoint, silent_endpoint
+):
+    """When no endpoint answers, the reason names each of them."""
+    config_endpoint.mode = "error"
+    endpoints = [silent_endpoint.address, config_address(config_endpoint)]
+    start = time.monotonic()
+    cluster = await Cluster.create(endpoints, discovery(autodiscovery_timeout=0.6))
+    try:
+        assert time.monotonic() - start < 1.5
+        with pytest.raises(ClusterNoAvailableNodes) as info:
+            cluster.pick_pool(b"key")
+        message = str(info.value)
+        assert "answered ERROR" in message
+        assert f"{silent_endpoint.address.port} did not answer" in message
     finally:
         await cluster.close()
 

@@ -30,3 +30,12 @@ def test_contract_names_are_exported() -> None:
     assert expected <= set(emcache_cluster.__all__)
     assert issubclass(emcache_cluster.ClusterNoAvailableNodes, emcache_cluster.ClusterError)
     assert issubclass(emcache_cluster.AutodiscoveryError, emcache_cluster.ClusterError)
+
+
+def test_no_available_nodes_is_a_cache_unavailable_error() -> None:
+    """ClusterNoAvailableNodes is both a cluster error and the shared "cache unavailable" base."""
+    assert issubclass(
+        emcache_cluster.ClusterNoAvailableNodes, emcache_cluster.CacheUnavailableError
+    )
+    assert issubclass(emcache_cluster.ClusterNoAvailableNodes, emcache_cluster.ClusterError)
+    assert not issubclass(emcache_cluster.AutodiscoveryError, emcache_cluster.CacheUnavailableError)

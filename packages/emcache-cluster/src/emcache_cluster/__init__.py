@@ -11,10 +11,16 @@ from emcache_cluster.__about__ import __version__
 from emcache_cluster._cluster import Cluster
 from emcache_cluster._config import ClusterConfig, HasherFactory
 from emcache_cluster._events import ClusterEvents, ClusterManagment
-from emcache_cluster.errors import AutodiscoveryError, ClusterError, ClusterNoAvailableNodes
+from emcache_cluster.errors import (
+    AutodiscoveryError,
+    CacheUnavailableError,
+    ClusterError,
+    ClusterNoAvailableNodes,
+)
 
 __all__ = [
     "AutodiscoveryError",
+    "CacheUnavailableError",
     "Cluster",
     "ClusterConfig",
     "ClusterError",

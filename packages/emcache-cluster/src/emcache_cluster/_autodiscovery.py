@@ -14,8 +14,16 @@ Only a version newer than the last applied one reaches the cluster; an equal
 or older version is ignored. Anything else -- no answer within
 ``autodiscovery_timeout``, ``ERROR`` (a plain memcached does not know the
 command), a reply that does not parse, an empty node list -- is logged as a
-warning saying why, and the cluster keeps the last good node list. After a
-failure the next poll asks the next configuration endpoint, if there are many.
+warning saying why, and the cluster keeps the last good node list.
+
+Several endpoints: one healthy endpoint must be enough, even when another one
+hangs. Every discovery (the first one and each poll) asks the endpoint that
+answered last; when it fails, or has not answered within its fair share of
+``autodiscovery_timeout`` (the timeout divided by the number of endpoints),
+the next endpoint is asked as well, while the earlier requests keep running.
+The first usable answer wins and the requests still running are cancelled.
+So one request per discovery is the rule, a hanging endpoint costs at most its
+share, and nothing outlives ``autodiscovery_timeout``.
 """
 
 from __future__ import annotations
@@ -23,8 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import attrs
 
@@ -82,7 +89,7 @@ async def fetch_config(endpoint: Endpoint, pool: PoolConfig, within: float) -> C
         async with asyncio.timeout(within):
             reply = await conn.execute(config_get_cluster_command(), ReplyKind.CONFIG)
     except TimeoutError:
-        msg = f"{where} did not answer `config get cluster` within {within:g} s"
+        msg = f"{where} did not answer `config get cluster` within {within:.3g} s"
         raise AutodiscoveryError(msg) from None
     except (ProtocolError, ServerProtocolError) as exc:
         msg = f"{where} answered `config get cluster` with an unparsable reply ({exc})"
@@ -132,33 +139,46 @@ class Autodiscovery:
         self._interval = interval
         self._timeout = timeout
         self._apply = apply
-        self._next = 0
+        self._preferred = 0
         self._task: asyncio.Task[None] | None = None
         self.version: int | None = None
         """The version of the last applied configuration."""
+        self.last_failure: str | None = None
+        """Why each endpoint failed the last discovery, or None once one succeeded."""
 
     async def first(self) -> list[MemcachedHostAddress]:
-        """Discover the initial node list, asking each endpoint in turn within the timeout.
+        """Discover the initial node list within the timeout; one healthy endpoint is enough.
 
         Raises:
             AutodiscoveryError: No endpoint gave a usable configuration in time.
         """
-        deadline = time.monotonic() + self._timeout
-        reasons = []
-        for endpoint in self._endpoints:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                reasons.append(f"{endpoint_text(endpoint)} was not asked: time is up")
-                continue
-            try:
-                config = await fetch_config(endpoint, self._pool, remaining)
-            except AutodiscoveryError as exc:
-                reasons.append(str(exc))
-                continue
-            self.version = config.version
-            return discovered_endpoints(config)
-        msg = f"autodiscovery found no nodes within {self._timeout:g} s: " + "; ".join(reasons)
-        raise AutodiscoveryError(msg)
+        _, config = await self._discover()
+        self.version = config.version
+        return discovered_endpoints(config)
+
+    async def _discover(self) -> tuple[Endpoint, ConfigReply]:
+        """Ask the endpoints, staggered (see the module docstring), until one answers.
+
+        Records the outcome in :attr:`last_failure`.
+
+        Raises:
+            AutodiscoveryError: No endpoint answered usably within the timeout.
+                An error that is not a discovery failure (an on-connect step
+                refusing, say) is raised instead when no endpoint answered.
+        """
+        try:
+            endpoint, config = await _first_answer(
+                self._endpoints, self._preferred, self._pool, self._timeout
+            )
+        except AutodiscoveryError as exc:
+            self.last_failure = "; ".join(exc.reasons)
+            raise
+        except Exception as exc:
+            self.last_failure = f"{type(exc).__name__}: {exc}"
+            raise
+        self.last_failure = None
+        self._preferred = self._endpoints.index(endpoint)
+        return endpoint, config
 
     def start(self) -> None:
         """Start polling every ``interval`` seconds."""
@@ -175,16 +195,14 @@ class Autodiscovery:
                 await task
 
     async def poll(self) -> bool:
-        """Ask one endpoint once; apply its node list if its version is newer.
+        """Discover the node list once; apply it if its version is newer.
 
         Returns:
             Whether a new node list was applied.
         """
-        endpoint = self._endpoints[self._next]
         try:
-            config = await fetch_config(endpoint, self._pool, self._timeout)
+            endpoint, config = await self._discover()
         except AutodiscoveryError as exc:
-            self._next = (self._next + 1) % len(self._endpoints)
             logger.warning(
                 "autodiscovery: %s; keeping the last node list (version %s)", exc, self.version
             )
@@ -209,3 +227,71 @@ class Autodiscovery:
                 await self.poll()
             except Exception:
                 logger.exception("autodiscovery: poll failed; keeping the last node list")
+
+
+async def _first_answer(
+    endpoints: Sequence[Endpoint], preferred: int, pool: PoolConfig, within: float
+) -> tuple[Endpoint, ConfigReply]:
+    """The first usable configuration, asking ``endpoints`` staggered from ``preferred``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    share = within / len(endpoints)
+    waiting = [*endpoints[preferred:], *endpoints[:preferred]]
+    asking: dict[asyncio.Task[ConfigReply], Endpoint] = {}
+    reasons: list[str] = []
+    errors: list[Exception] = []
+    try:
+        while waiting or asking:
+            remaining = deadline - loop.time()
+            if waiting and remaining > 0:
+                endpoint = waiting.pop(0)
+                asking[loop.create_task(fetch_config(endpoint, pool, remaining))] = endpoint
+            elif waiting:
+                reasons += [f"{endpoint_text(e)} was not asked: time is up" for e in waiting]
+                waiting.clear()
+                continue
+            done, _ = await asyncio.wait(
+                asking, timeout=share if waiting else None, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                endpoint = asking.pop(task)
+                config = _answer(task, endpoint, reasons, errors)
+                if config is not None:
+                    return endpoint, config
+    finally:
+        await _cancel(asking)
+    if errors:
+        raise errors[0]
+    msg = f"autodiscovery found no nodes within {within:.3g} s: " + "; ".join(reasons)
+    raise AutodiscoveryError(msg, reasons)
+
+
+def _answer(
+    task: asyncio.Task[ConfigReply], endpoint: Endpoint, reasons: list[str], errors: list[Exception]
+) -> ConfigReply | None:
+    """The configuration of a finished request, or None after noting why it has none."""
+    if task.cancelled():
+        reasons.append(f"{endpoint_text(endpoint)} was not asked: cancelled")
+        return None
+    error = task.exception()
+    if error is None:
+        return task.result()
+    if isinstance(error, AutodiscoveryError):
+        reasons.append(str(error))
+    elif isinstance(error, Exception):
+        reasons.append(f"{endpoint_text(endpoint)}: {type(error).__name__}: {error}")
+        errors.append(error)
+    else:
+        raise error
+    return None
+
+
+async def _cancel(tasks: Collection[asyncio.Task[ConfigReply]]) -> None:
+    """Cancel the requests still running and wait until each has closed its connection."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: a late failure is of no interest any more

@@ -33,7 +33,7 @@ from emcache_cluster._autodiscovery import Autodiscovery, endpoint_text
 from emcache_cluster._config import ClusterConfig
 from emcache_cluster._events import ClusterManagment, EventDispatcher, Hook
 from emcache_cluster._node import Node
-from emcache_cluster.errors import ClusterNoAvailableNodes
+from emcache_cluster.errors import AutodiscoveryError, ClusterNoAvailableNodes
 from emcache_hashing import Hasher
 from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, node_id
 
@@ -90,6 +90,13 @@ class Cluster:
     async def create(cls, endpoints: Sequence[Endpoint], config: ClusterConfig) -> Cluster:
         """Build a cluster over ``endpoints``.
 
+        With autodiscovery, ``create`` waits at most ``config.autodiscovery_timeout``
+        for a node list. When no configuration endpoint gives one in time, a cache
+        outage must not stop the application from starting: a warning is logged,
+        the cluster starts with no nodes (routing raises
+        :class:`ClusterNoAvailableNodes` carrying the reason) and keeps polling;
+        the nodes are used as soon as an endpoint answers.
+
         Args:
             endpoints: The nodes, or with ``config.autodiscovery`` the
                 configuration endpoints to ask for the nodes.
@@ -100,8 +107,6 @@ class Cluster:
 
         Raises:
             ValueError: ``endpoints`` is empty.
-            AutodiscoveryError: With autodiscovery, no configuration endpoint
-                gave a node list within ``config.autodiscovery_timeout``.
         """
         if not endpoints:
             msg = "endpoints must name at least one node"
@@ -218,7 +223,14 @@ class Cluster:
             timeout=config.autodiscovery_timeout,
             apply=self._apply_discovered,
         )
-        self._add_nodes(await self._autodiscovery.first())
+        try:
+            self._add_nodes(await self._autodiscovery.first())
+        except AutodiscoveryError as exc:
+            logger.warning(
+                "autodiscovery: %s; starting with no nodes, asking again every %g s",
+                exc,
+                config.autodiscovery_poll_interval,
+            )
         self._autodiscovery.start()
 
     def _add_nodes(self, endpoints: Sequence[Endpoint]) -> None:
@@ -302,6 +314,9 @@ class Cluster:
         if self._closed:
             return "the cluster is closed"
         if not self._nodes:
+            discovery = self._autodiscovery
+            if discovery is not None and discovery.version is None and discovery.last_failure:
+                return f"autodiscovery has found no nodes yet: {discovery.last_failure}"
             return "the cluster has no nodes"
         return (
             f"no node can take the key: all {len(self._nodes)} nodes are unhealthy "
