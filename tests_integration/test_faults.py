@@ -36,7 +36,7 @@ from tests_integration.helpers import address
 MARGIN = 0.3
 # Reconnection backs off up to 1 s; recovery must not take much longer than that.
 RECOVERY_BOUND = 2.5
-EXPECTED_ERRORS = {"ConnectionFailedError", "TimeoutError"}
+EXPECTED_ERRORS = {"ConnectionFailedError", "OperationTimeoutError"}
 
 
 def report(outcome: Outcome) -> None:
@@ -100,8 +100,8 @@ async def test_fault_node_hung_times_out_then_recovers(
     """A SIGSTOPped node costs its callers exactly their timeout and loses no data on SIGCONT."""
     outcome = await run_scenario(kind, launcher)
     assert_common(outcome)
-    assert "TimeoutError" in outcome.errors
-    assert outcome.errors["TimeoutError"].max_wait >= OP_TIMEOUT * 0.9
+    assert "OperationTimeoutError" in outcome.errors
+    assert outcome.errors["OperationTimeoutError"].max_wait >= OP_TIMEOUT * 0.9
     assert outcome.lost == 0, "a paused node keeps its data"
 
 

@@ -28,12 +28,14 @@ from emcache._item import Item
 from emcache.errors import (
     AuthenticationError,
     AutodiscoveryError,
+    CacheUnavailableError,
     ClientClosedError,
     ClusterNoAvailableNodes,
     CommandError,
     ConnectionFailedError,
     NotFoundCommandError,
     NotStoredStorageCommandError,
+    OperationTimeoutError,
     StorageCommandError,
 )
 from emcache_cluster import ClusterEvents, ClusterManagment
@@ -52,6 +54,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AuthenticationError",
     "AutodiscoveryError",
+    "CacheUnavailableError",
     "Client",
     "ClientClosedError",
     "ClusterEvents",
@@ -65,6 +68,7 @@ __all__ = [
     "MemcachedUnixSocketPath",
     "NotFoundCommandError",
     "NotStoredStorageCommandError",
+    "OperationTimeoutError",
     "StorageCommandError",
     "__version__",
     "create_client",

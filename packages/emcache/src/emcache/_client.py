@@ -22,6 +22,7 @@ from emcache.errors import (
     ConnectionFailedError,
     NotFoundCommandError,
     NotStoredStorageCommandError,
+    OperationTimeoutError,
     StorageCommandError,
 )
 from emcache_auth import AuthError, auth_required_error
@@ -58,6 +59,8 @@ _CAS_COMMANDS = (b"gets", b"gats")
 
 def _translate(exc: BaseException) -> BaseException:
     """The facade error for a failure of a lower layer."""
+    if isinstance(exc, TimeoutError):
+        return OperationTimeoutError(str(exc))
     cause = exc.__cause__
     if isinstance(exc, AuthError) or isinstance(cause, AuthError):
         return AuthenticationError(str(cause if isinstance(cause, AuthError) else exc))
@@ -81,7 +84,7 @@ def _fail_reply(reply: object, error: type[CommandError] = CommandError) -> NoRe
 
 def _batch_error(outcome: object) -> BaseException:
     """The error the callers of a failed autobatching request get."""
-    if isinstance(outcome, PoolError | AuthError):
+    if isinstance(outcome, PoolError | AuthError | TimeoutError):
         return _translate(outcome)
     if isinstance(outcome, BaseException):
         return outcome
@@ -151,7 +154,7 @@ class Client:
             return await pool.execute(
                 request, kind, keys, timeout=self._timeout, noreply=noreply, key=key
             )
-        except (PoolError, AuthError) as exc:
+        except (PoolError, AuthError, TimeoutError) as exc:
             raise _translate(exc) from exc
 
     def _pool(self, key: bytes) -> ConnectionPool:

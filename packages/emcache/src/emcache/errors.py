@@ -4,25 +4,37 @@ The hierarchy and meaning of :class:`CommandError` and its subclasses are the
 same as in the emcache 1.x client, so code that catches them keeps working.
 Failures of the lower layers (a node that cannot be reached, a connection that
 drops, a reply that cannot be parsed) are translated into the errors below and
-never leak as another package's types. :class:`ClusterNoAvailableNodes` and
-:class:`AutodiscoveryError` are the cluster layer's own classes, re-exported
-here so that they are caught as ``emcache.<name>``.
+never leak as another package's types. :class:`ClusterNoAvailableNodes`,
+:class:`AutodiscoveryError` and :class:`CacheUnavailableError` are the cluster
+layer's own classes, re-exported here so that they are caught as
+``emcache.<name>``.
+
+The contract of emcache 1.x is that every failure to reach a node surfaces as
+:class:`asyncio.TimeoutError`, and applications catch exactly that to mean "the
+cache is unavailable". This client fails fast instead of waiting for the
+timeout, with errors that keep that contract: :class:`ConnectionFailedError`
+and :class:`OperationTimeoutError` are builtin :class:`TimeoutError` (which is
+:class:`asyncio.TimeoutError`), as aiohttp's ``ServerTimeoutError`` is. Every
+"the cache could not answer" outcome -- a timeout, a connection failure, no
+node to ask -- is also a :class:`CacheUnavailableError`, the one class to catch
+for all of them.
 """
 
 from __future__ import annotations
 
-from emcache_cluster import ClusterNoAvailableNodes
-from emcache_cluster.errors import AutodiscoveryError
+from emcache_cluster import AutodiscoveryError, CacheUnavailableError, ClusterNoAvailableNodes
 
 __all__ = [
     "AuthenticationError",
     "AutodiscoveryError",
+    "CacheUnavailableError",
     "ClientClosedError",
     "ClusterNoAvailableNodes",
     "CommandError",
     "ConnectionFailedError",
     "NotFoundCommandError",
     "NotStoredStorageCommandError",
+    "OperationTimeoutError",
     "StorageCommandError",
 ]
 
@@ -54,11 +66,22 @@ class AuthenticationError(CommandError):
     """The server refused the credentials, or authentication is misconfigured."""
 
 
-class ConnectionFailedError(CommandError, ConnectionError):
+class ConnectionFailedError(CacheUnavailableError, CommandError, ConnectionError, TimeoutError):
     """The node could not be reached, or the connection carrying the request was lost.
 
-    It is raised at once instead of letting the caller wait for its timeout.
-    It is also a builtin :class:`ConnectionError`.
+    It is raised at once instead of letting the caller wait for its timeout:
+    a refused or unreachable node, a plaintext client on a TLS port, a TLS
+    certificate that fails verification, a connection that drops. It is a
+    builtin :class:`TimeoutError` too, so ``except asyncio.TimeoutError``
+    written for emcache 1.x still catches it, and a :class:`ConnectionError`
+    and a :class:`CommandError`.
+    """
+
+
+class OperationTimeoutError(CacheUnavailableError, TimeoutError):
+    """The operation got no reply within the client's ``timeout``.
+
+    A builtin :class:`TimeoutError` (``asyncio.TimeoutError``), as in emcache 1.x.
     """
 
 
