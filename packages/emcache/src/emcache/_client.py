@@ -27,7 +27,7 @@ from emcache.errors import (
 )
 from emcache_auth import AuthError, auth_required_error
 from emcache_cluster import Cluster, ClusterManagment
-from emcache_pool import ConnectionPool, Endpoint
+from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath
 from emcache_pool.errors import PairingLostError, PoolError
 from emcache_protocol import (
     ErrorReply,
@@ -162,7 +162,14 @@ class Client:
             raise ClientClosedError(_CLOSED_MESSAGE)
         return self._cluster.pick_pool(key)
 
-    def _node_pool(self, address: Endpoint) -> ConnectionPool:
+    def _node_pool(self, address: object) -> ConnectionPool:
+        # Typed as object: the annotation of the public methods is not checked at run time.
+        if not isinstance(address, MemcachedHostAddress | MemcachedUnixSocketPath):
+            msg = (
+                "the node address must be a MemcachedHostAddress or a MemcachedUnixSocketPath, "
+                f"got {type(address).__name__}"
+            )
+            raise TypeError(msg)
         if self._closed:
             raise ClientClosedError(_CLOSED_MESSAGE)
         return self._cluster.pool_for(address)
