@@ -31,6 +31,10 @@ DEFAULT_SSL = False
 DEFAULT_SSL_VERIFY = True
 DEFAULT_AUTODISCOVERY_POLL_INTERVAL = 60.0
 DEFAULT_AUTODISCOVERY_TIMEOUT = 5.0
+# emcache 1.x waited up to this long for the first discovery in create_client. This
+# client waits at most autodiscovery_timeout and never fails for it; the name is kept
+# so that code importing it from emcache.default_values still runs.
+DEFAULT_STARTUP_WAIT_AUTODISCOVERY = 10.0
 
 
 def _positive_or_none(name: str, value: Any) -> None:
