@@ -54,7 +54,10 @@ async def create_client(
     Every option is checked first; an invalid one raises :class:`ValueError`
     or :class:`TypeError` and nothing is started. Then the connection pools of
     the nodes start in the background (``min_connections`` each) and, with
-    ``autodiscovery=True``, the first ``config get cluster`` is awaited.
+    ``autodiscovery=True``, the first ``config get cluster`` is awaited, at most
+    ``autodiscovery_timeout``. A discovery that finds no node does not fail:
+    a warning is logged, the client starts with no nodes (operations raise
+    :class:`~emcache.ClusterNoAvailableNodes` saying why) and keeps polling.
 
     Args:
         node_addresses: The nodes (or, with autodiscovery, the configuration endpoints).
