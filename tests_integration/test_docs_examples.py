@@ -9,6 +9,8 @@ between blocks), with these substitutions:
   configuration endpoint listing them; ``MemcachedUnixSocketPath(...)`` points
   to a node listening on a unix socket. The same holds when the address classes
   are taken from ``emcache_pool``, and for ``socket.create_connection``.
+  Any other address is used as written, so that an example can show a node
+  that cannot be reached (nothing listens on port 1 of ``127.0.0.1``).
 * A block that says ``ssl=True`` runs against TLS nodes, with the certificate
   authority in ``memcached-ca.pem`` of its working directory; a block that says
   ``username=`` runs against nodes that accept the user ``app`` with the
@@ -99,7 +101,9 @@ class _Example:
     def host_address(self, host: str, port: int) -> emcache.MemcachedHostAddress:
         if host.endswith(".amazonaws.com"):
             return emcache.MemcachedHostAddress(self.endpoint.host, self.endpoint.port)
-        node = self.nodes[(host, port)]
+        node = self.nodes.get((host, port))
+        if node is None:
+            return emcache.MemcachedHostAddress(host, port)
         assert node.port is not None
         return emcache.MemcachedHostAddress(node.host, node.port)
 
