@@ -95,7 +95,8 @@ class AutoBatcher:
     ) -> None:
         batch = {key: waiters[key] for key in keys}
         request = retrieval_command(command, keys)
-        reply = pool.submit(request, ReplyKind.RETRIEVAL, keys, timeout=self._timeout)
+        kind = ReplyKind.RETRIEVAL_CAS if return_cas else ReplyKind.RETRIEVAL
+        reply = pool.submit(request, kind, keys, timeout=self._timeout)
         self._in_flight.add(reply)
         reply.add_done_callback(functools.partial(self._finish, batch, return_cas))
 

@@ -41,6 +41,7 @@ from emcache_protocol import (
     flush_all_command,
     incr_decr_command,
     retrieval_command,
+    retrieval_commands,
     stats_command,
     storage_command,
     touch_command,
@@ -51,10 +52,14 @@ from emcache_protocol import (
 __all__ = ["Client"]
 
 _RETRIEVAL = ReplyKind.RETRIEVAL
+_RETRIEVAL_CAS = ReplyKind.RETRIEVAL_CAS
 _STORAGE = ReplyKind.STORAGE
 _STORED = Status.STORED
 _CLOSED_MESSAGE = "the emcache client is closed"
 _CAS_COMMANDS = (b"gets", b"gats")
+# A bytes or str object is a sequence, but of ints or characters: never of keys.
+_NOT_KEY_SEQUENCES = (bytes, bytearray, memoryview, str)
+_KEYS_MESSAGE = "keys must be a sequence of bytes"
 
 
 def _translate(exc: BaseException) -> BaseException:
@@ -175,9 +180,9 @@ class Client:
         return self._cluster.pool_for(address)
 
     async def _fetch_many_on_pool(
-        self, pool: ConnectionPool, request: bytes, keys: Sequence[bytes]
+        self, pool: ConnectionPool, request: bytes, keys: Sequence[bytes], kind: ReplyKind
     ) -> list[Value]:
-        reply = await self._run(pool, request, _RETRIEVAL, keys)
+        reply = await self._run(pool, request, kind, keys)
         if type(reply) is not list:
             _fail_reply(reply)
         return reply
@@ -187,12 +192,14 @@ class Client:
         self, command: bytes, key: bytes, exptime: int | None, return_flags: bool
     ) -> Item | None:
         request = retrieval_command(command, (key,), exptime)
-        reply = await self._run(self._pool(key), request, _RETRIEVAL, (key,))
+        return_cas = command in _CAS_COMMANDS
+        kind = _RETRIEVAL_CAS if return_cas else _RETRIEVAL
+        reply = await self._run(self._pool(key), request, kind, (key,))
         if type(reply) is not list:
             _fail_reply(reply)
         if not reply:
             return None
-        return _item(reply[0], return_flags, command in _CAS_COMMANDS)
+        return _item(reply[0], return_flags, return_cas)
 
     async def get(self, key: bytes, return_flags: bool = False) -> Item | None:
         """The item stored under ``key``, or None when it is missing.
@@ -236,16 +243,31 @@ class Client:
     async def _fetch_many(
         self, command: bytes, keys: Sequence[bytes], exptime: int | None, return_flags: bool
     ) -> dict[bytes, Item]:
+        if isinstance(keys, _NOT_KEY_SEQUENCES):
+            raise TypeError(_KEYS_MESSAGE)
         if self._closed:
             raise ClientClosedError(_CLOSED_MESSAGE)
-        unique = list(dict.fromkeys(keys))
+        try:
+            unique = list(dict.fromkeys(keys))
+        except TypeError:  # not iterable, or unhashable items
+            raise TypeError(_KEYS_MESSAGE) from None
         if not unique:
             return {}
+        kind = _RETRIEVAL_CAS if command in _CAS_COMMANDS else _RETRIEVAL
+        by_pool = self._cluster.pick_pools(unique).items()
         # Every request is encoded (and so every key validated) before any is sent.
-        requests = [
-            (pool, retrieval_command(command, pool_keys, exptime), pool_keys)
-            for pool, pool_keys in self._cluster.pick_pools(unique).items()
-        ]
+        requests: list[tuple[ConnectionPool, bytes, Sequence[bytes], ReplyKind]]
+        if exptime is None:  # get/gets: one request per node, whatever its length
+            requests = [
+                (pool, retrieval_command(command, pool_keys), pool_keys, kind)
+                for pool, pool_keys in by_pool
+            ]
+        else:  # gat/gats: lines memcached accepts, so maybe several requests per node
+            requests = [
+                (pool, request, request_keys, kind)
+                for pool, pool_keys in by_pool
+                for request, request_keys in retrieval_commands(command, pool_keys, exptime)
+            ]
         if len(requests) == 1:
             parts = [await self._fetch_many_on_pool(*requests[0])]
         else:
@@ -273,6 +295,10 @@ class Client:
         Keys are grouped by node and each node gets one request, all sent at
         once. If one node's request fails (timeout included), the others are
         cancelled and the error is raised.
+
+        Raises:
+            TypeError: ``keys`` is not a sequence of bytes (a single ``bytes`` or ``str``
+                included); nothing is sent.
         """
         return await self._fetch_many(b"get", keys, None, return_flags)
 
@@ -285,7 +311,12 @@ class Client:
     async def gat_many(
         self, exptime: int, keys: Sequence[bytes], return_flags: bool = False
     ) -> dict[bytes, Item]:
-        """Like :meth:`get_many`, setting each found item's expiration time to ``exptime``."""
+        """Like :meth:`get_many`, setting each found item's expiration time to ``exptime``.
+
+        memcached closes a connection that sends a gat line longer than 2048 bytes, so
+        the keys of a node are sent in as many requests as needed (each line at most
+        ``emcache_protocol.MAX_COMMAND_LINE`` bytes); the result is merged as one.
+        """
         return await self._fetch_many(b"gat", keys, exptime, return_flags)
 
     async def gats_many(
@@ -450,7 +481,20 @@ class Client:
         return reply.version
 
     async def stats(self, memcached_host_address: Endpoint, *args: str) -> dict[str, str]:
-        """The ``stats`` of one node (``args`` picks a group, e.g. ``"slabs"``)."""
+        """The ``stats`` of one node (``args`` picks a group, e.g. ``"slabs"``).
+
+        Each line of the reply maps its name to the rest of the line: ``STAT <name>
+        <value>`` gives ``name -> value``; ``stats cachedump <class> <limit>`` answers
+        ``ITEM <key> [<size> b; <exptime> s]`` lines, giving ``key -> "[<size> b;
+        <exptime> s]"``; ``stats detail dump`` answers ``PREFIX <prefix> get <n> hit <n>
+        set <n> del <n>`` lines, giving ``prefix -> "get <n> hit <n> set <n> del <n>"``.
+        ``stats reset`` and ``stats detail on|off`` give ``{}``.
+
+        Raises:
+            CommandError: The server refused the request, or its reply was over 65,536
+                lines or 4 MiB (it is read and dropped; the connection stays in use).
+            ValueError: An argument is empty, not ASCII, or holds whitespace.
+        """
         pool = self._node_pool(memcached_host_address)
         reply = await self._run(pool, stats_command(*args), ReplyKind.STATS)
         if not isinstance(reply, StatsReply):
