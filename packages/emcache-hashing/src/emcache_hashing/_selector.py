@@ -22,12 +22,12 @@ never as source text, so any string is a safe node id.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from types import CodeType
 
 from mmh3 import hash_bytes
 
-from emcache_hashing.errors import NoNodesError
+from emcache_hashing._picking import Pick, PickMany, build_empty, build_single, check_key
 
 __all__ = ["UNROLL_LIMIT", "Entry", "Pick", "PickMany", "build"]
 
@@ -36,17 +36,6 @@ UNROLL_LIMIT = 64
 
 Entry = tuple[str, bytes, int]
 """A node: its name, its id as bytes, and the score of its id (the tie-break)."""
-Pick = Callable[[bytes], str]
-PickMany = Callable[[Iterable[bytes]], dict[str, list[bytes]]]
-
-_NO_NODES = "no node to route the key to: the hasher holds no node"
-
-
-def check_key(key: object) -> None:
-    """Raise TypeError unless ``key`` is bytes (called only when its type is not exactly bytes)."""
-    if not isinstance(key, bytes):
-        msg = f"key must be bytes, got {type(key).__name__}"
-        raise TypeError(msg)
 
 
 def pick_exact(entries: Sequence[Entry], key: bytes) -> str:
@@ -78,40 +67,12 @@ def pick_exact(entries: Sequence[Entry], key: bytes) -> str:
 def build(entries: Sequence[Entry]) -> tuple[Pick, PickMany]:
     """Return the pick and pick_many functions for ``entries``, in node order."""
     if not entries:
-        return _build_empty()
+        return build_empty()
     if len(entries) == 1:
-        return _build_single(entries[0][0])
+        return build_single(entries[0][0])
     if len(entries) <= UNROLL_LIMIT:
         return _build_unrolled(entries)
     return _build_loop(entries)
-
-
-def _build_empty() -> tuple[Pick, PickMany]:
-    def pick(key: bytes) -> str:
-        if type(key) is not bytes:
-            check_key(key)
-        raise NoNodesError(_NO_NODES)
-
-    def pick_many(keys: Iterable[bytes]) -> dict[str, list[bytes]]:
-        raise NoNodesError(_NO_NODES)
-
-    return pick, pick_many
-
-
-def _build_single(name: str) -> tuple[Pick, PickMany]:
-    def pick(key: bytes) -> str:
-        if type(key) is not bytes:
-            check_key(key)
-        return name
-
-    def pick_many(keys: Iterable[bytes]) -> dict[str, list[bytes]]:
-        batch = list(keys)
-        for key in batch:
-            if type(key) is not bytes:
-                check_key(key)
-        return {name: batch} if batch else {}
-
-    return pick, pick_many
 
 
 def _build_loop(entries: Sequence[Entry]) -> tuple[Pick, PickMany]:
