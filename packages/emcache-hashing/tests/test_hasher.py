@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from emcache_hashing import Hasher, Rendezvous
+from emcache_hashing import Crc32Modulo, Hasher, Ketama, PymemcacheRendezvous, Rendezvous, Server
 
 
 class FirstByte:
@@ -39,3 +39,27 @@ def test_hasher_can_name_nodes_with_another_type() -> None:
     hasher: Hasher[int] = FirstByte(3)
     assert hasher.pick(b"a") == ord("a") % 3
     assert hasher.pick_many([b"a", b"b", b"d"]) == {1: [b"a", b"d"], 2: [b"b"]}
+
+
+def test_every_hasher_of_the_package_is_a_hasher() -> None:
+    """Ketama, PymemcacheRendezvous and Crc32Modulo route through a bare Hasher."""
+    servers = [Server("10.0.0.1", 11211), Server("10.0.0.2", 11211)]
+    hashers: list[Hasher] = [
+        Ketama(servers),
+        PymemcacheRendezvous(servers),
+        Crc32Modulo(servers),
+        Rendezvous([server.node_id for server in servers]),
+    ]
+    for hasher in hashers:
+        assert route(hasher, [b"x"]) == {hasher.pick(b"x"): [b"x"]}
+        assert hasher.pick(b"x") in ("10.0.0.111211", "10.0.0.211211")
+
+
+def test_every_hasher_rebuilds_from_servers_with_the_cluster_s_ids() -> None:
+    """rebuild over Server values answers with the ids the cluster names its pools by."""
+    servers = [Server("10.0.0.1", 11211), Server("10.0.0.2", 11212), Server.unix("/run/mc")]
+    ids = {"10.0.0.111211", "10.0.0.211212", "/run/mc"}
+    for template in (Ketama([]), PymemcacheRendezvous([]), Crc32Modulo([]), Rendezvous([])):
+        rebuilt = template.rebuild(servers)
+        assert set(rebuilt.nodes) == ids
+        assert set(rebuilt.pick_many([b"user:%d" % i for i in range(200)])) == ids

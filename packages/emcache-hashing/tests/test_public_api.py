@@ -11,10 +11,20 @@ def test_all_names_are_exported() -> None:
 
 
 def test_public_names_are_the_documented_ones() -> None:
-    """The package exports the hasher protocol, the rendezvous hasher and its error."""
-    assert emcache_hashing.__all__ == ["Hasher", "NoNodesError", "Rendezvous", "__version__"]
+    """The package exports the hasher protocol, the four hashers, Server and the error."""
+    assert emcache_hashing.__all__ == [
+        "Crc32Modulo",
+        "Hasher",
+        "Ketama",
+        "NoNodesError",
+        "PymemcacheRendezvous",
+        "Rendezvous",
+        "Server",
+        "__version__",
+    ]
     assert issubclass(emcache_hashing.NoNodesError, ValueError)
-    assert emcache_hashing.Rendezvous.__module__ == "emcache_hashing"
+    for name in ("Crc32Modulo", "Ketama", "PymemcacheRendezvous", "Rendezvous", "Server"):
+        assert getattr(emcache_hashing, name).__module__ == "emcache_hashing", name
 
 
 def test_version_is_a_string() -> None:

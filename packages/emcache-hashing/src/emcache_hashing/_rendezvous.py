@@ -26,6 +26,7 @@ from collections.abc import Iterable
 
 from emcache_hashing import _selector
 from emcache_hashing._score import score
+from emcache_hashing._servers import ServerLike, to_server
 
 __all__ = ["Rendezvous"]
 
@@ -85,6 +86,20 @@ class Rendezvous:
             raise ValueError(msg)
         del self._entries[node]
         self._rebuild()
+
+    def rebuild(self, nodes: Iterable[str | ServerLike]) -> Rendezvous:
+        """A new hasher over ``nodes``, in that order.
+
+        An entry is a node id, or a :class:`Server` standing for its
+        :attr:`~Server.node_id`, so a cluster can rebuild every hasher of this
+        package from the same list.
+
+        Raises:
+            TypeError, ValueError: As for the constructor, or a server is invalid.
+        """
+        return Rendezvous(
+            node if isinstance(node, str) else to_server(node).node_id for node in nodes
+        )
 
     def pick(self, key: bytes) -> str:
         """Return the id of the node that owns ``key``.
