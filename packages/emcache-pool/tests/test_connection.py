@@ -156,3 +156,47 @@ async def test_connection_pipelines_requests_to_memcached(memcached):
     finally:
         conn.close()
         await conn.wait_closed()
+
+
+class _TLSTransport:
+    """Marks a fake transport as TLS, as asyncio's SSL transports do."""
+
+    @staticmethod
+    def attach(fake_transport, conn):
+        transport = fake_transport(conn)
+        transport.get_extra_info = lambda name, default=None: (
+            object() if name == "ssl_object" else default
+        )
+        conn.connection_made(transport)
+        return transport
+
+
+@pytest.mark.asyncio
+async def test_connection_tls_writes_whole_requests_in_record_sized_chunks(fake_transport):
+    """On TLS, a flush packs whole requests into writes of at most 16 KiB; a longer one alone."""
+    conn = _connection()
+    transport = _TLSTransport.attach(fake_transport, conn)
+    small = storage_command(b"set", b"k", b"v" * 1000, 0, 0)
+    large = storage_command(b"set", b"k", b"v" * 40_000, 0, 0)
+    for request in [small] * 20 + [large] + [small] * 3:
+        conn.send(request, ReplyKind.STORAGE)
+    await _next_iteration()
+    assert b"".join(transport.writes) == small * 20 + large + small * 3
+    assert all(len(w) <= 16 * 1024 for w in transport.writes if large not in w)
+    assert large in transport.writes
+    assert all(w.count(b"set ") == len(w) // len(small) for w in transport.writes if w != large)
+
+
+@pytest.mark.asyncio
+async def test_connection_tls_silence_with_requests_in_flight_nudges_once(fake_transport):
+    """A watched TLS connection silent for 50 ms sends one version request, dropping its reply."""
+    conn = _connection()
+    transport = _TLSTransport.attach(fake_transport, conn)
+    conn.watch_stalls()
+    fut = conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+    await asyncio.sleep(0.18)
+    assert transport.writes == [GET_A, b"version\r\n"]  # one nudge outstanding at a time
+    conn.data_received(VALUE_A + b"VERSION 1.6.18\r\n")
+    assert fut.result() == [Value(b"a", 0, b"aaa", None)]
+    assert conn.in_flight == 0
+    assert not conn.is_closed

@@ -30,6 +30,16 @@ Invariants.
   :meth:`Connection.drain` instead once too many bytes are queued, so they cannot queue
   without bound nor keep the loop from running.
 
+TLS. memcached before 1.6.39 can leave requests unread in its TLS layer when a data block
+ends inside a TLS record: the rest of that record stays decrypted in OpenSSL's buffer while the
+server waits for the socket, and if it was the last record of a burst the last replies never
+come. So on TLS the queued requests are written in chunks of whole requests of at most one TLS
+record (16 KiB), a longer request alone: a record then never ends inside a data block that is
+followed by more requests. As a safety net, a TLS connection the pool serves with (see
+:meth:`Connection.watch_stalls`) that has requests in flight and receives nothing for
+``_NUDGE_AFTER`` writes one ``version`` request, whose reply is read and dropped: any new
+bytes make the server read its buffer again.
+
 Pending entries are plain tuples: cheaper to build than any object, and immutable.
 """
 
@@ -46,7 +56,14 @@ from typing import TypeAlias, cast
 
 from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, endpoint_text
 from emcache_pool.errors import ConnectionLostError, PairingLostError, ServerProtocolError
-from emcache_protocol import NEED_DATA, ErrorReply, ProtocolError, ReplyKind, ResponseParser
+from emcache_protocol import (
+    NEED_DATA,
+    ErrorReply,
+    ProtocolError,
+    ReplyKind,
+    ResponseParser,
+    version_command,
+)
 
 __all__ = ["Connection", "open_connection"]
 
@@ -55,6 +72,11 @@ logger = logging.getLogger("emcache_pool")
 # Bytes queued for writing past which a caller that does not wait for its reply waits for
 # the queue to be written (see Connection.drain).
 _DRAIN_ABOVE = 64 * 1024
+# The largest TLS record payload: whole requests are packed into writes of at most this.
+_TLS_RECORD = 16 * 1024
+# Silence, with requests in flight on a watched TLS connection, after which it is nudged.
+_NUDGE_AFTER = 0.05
+_NUDGE = version_command()
 
 _Pending: TypeAlias = tuple["asyncio.Future[object] | None", ReplyKind, "Sequence[bytes] | None"]
 ErrorFactory: TypeAlias = Callable[[], BaseException]
@@ -82,11 +104,15 @@ class Connection(asyncio.Protocol):
         "_error_factory",
         "_flush_scheduled",
         "_loop",
+        "_nudge_handle",
+        "_nudge_position",
+        "_nudge_reads",
         "_on_close",
         "_on_drained",
         "_parser",
         "_paused",
         "_pending",
+        "_tls",
         "_transport",
         "_wbuf",
         "_wbuf_size",
@@ -108,6 +134,10 @@ class Connection(asyncio.Protocol):
         self._flush_scheduled = False
         self._paused = False
         self._transport: asyncio.Transport | None = None
+        self._tls = False
+        self._nudge_handle: asyncio.TimerHandle | None = None
+        self._nudge_reads = -1  # -1: not watched
+        self._nudge_position = -1
         self._dead = False
         self._error_factory: ErrorFactory = self._lost_error
         self._closed: asyncio.Future[None] = loop.create_future()
@@ -227,20 +257,66 @@ class Connection(asyncio.Protocol):
         buf = self._wbuf
         if not buf:
             return
-        data = buf[0] if len(buf) == 1 else b"".join(buf)
-        buf.clear()
-        self._wbuf_size = 0
         self.flushes += 1
         depth = len(self._pending)
         if depth > self.max_depth:
             self.max_depth = depth
-        transport.write(data)
+        if self._tls:
+            self._write_records(transport, buf)
+        else:
+            transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
+        buf.clear()
+        self._wbuf_size = 0
+
+    def _write_records(self, transport: asyncio.Transport, buf: list[bytes]) -> None:
+        """Write whole requests in chunks of at most one TLS record (see the module)."""
+        chunk: list[bytes] = []
+        size = 0
+        for request in buf:
+            if size and size + len(request) > _TLS_RECORD:
+                transport.write(b"".join(chunk))
+                chunk.clear()
+                size = 0
+            chunk.append(request)
+            size += len(request)
+        if chunk:
+            transport.write(b"".join(chunk))
+        if self._nudge_reads >= 0 and self._nudge_handle is None:
+            self._arm_nudge()
+
+    # -- TLS stalls -------------------------------------------------------------------------
+
+    def watch_stalls(self) -> None:
+        """On TLS, nudge the server when requests in flight get no byte back for a while.
+
+        Call it once the connection serves requests (after any handshake): the nudge is a
+        ``version`` request, which a server requiring authentication would refuse before.
+        """
+        if self._tls and not self._dead:
+            self._nudge_reads = self.reads
+            if self._pending:
+                self._arm_nudge()
+
+    def _arm_nudge(self) -> None:
+        self._nudge_reads = self.reads
+        self._nudge_handle = self._loop.call_later(_NUDGE_AFTER, self._check_nudge)
+
+    def _check_nudge(self) -> None:
+        self._nudge_handle = None
+        if self._dead or not self._pending:
+            return
+        if self.reads == self._nudge_reads and self.replied > self._nudge_position:
+            logger.debug("%s: no reply for %.2f s on TLS, nudging the server", self, _NUDGE_AFTER)
+            self.enqueue(None, _NUDGE, ReplyKind.VERSION)
+            self._nudge_position = self.replied + len(self._pending) - 1
+        self._arm_nudge()
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they only behave like one.
         self._transport = cast(asyncio.Transport, transport)
+        self._tls = transport.get_extra_info("ssl_object") is not None
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
@@ -373,6 +449,9 @@ class Connection(asyncio.Protocol):
         self._wbuf.clear()
         self._wbuf_size = 0
         self._wake_drainers()
+        if self._nudge_handle is not None:
+            self._nudge_handle.cancel()
+            self._nudge_handle = None
         pending = self._pending
         while pending:
             fut = pending.popleft()[0]

@@ -130,6 +130,7 @@ class ConnectionSet:
         self._holders[conn] = ConnectionHolder(conn, self._loop.time())
         self.ready.append(conn)
         conn.set_close_callback(self._connection_closed)
+        conn.watch_stalls()
 
     def retire(self, conn: Connection) -> None:
         """Remember a closing connection until its transport has closed."""
