@@ -1,0 +1,120 @@
+"""Check PymemcacheRendezvous against the real pymemcache HashClient and real nodes.
+
+For each scenario, 100,000 keys are stored through ``pymemcache.HashClient``
+(its default hasher) into throwaway nodes; then every node is asked which keys
+it holds and each key's node is compared with the one
+``emcache_hashing.PymemcacheRendezvous`` picks. HashClient hashes the key
+object it is given, so every node count runs twice: with ``str`` keys
+(``allow_unicode_keys=True``, so non-ASCII text is in the set) and with
+``bytes`` keys (arbitrary bytes included). A last row uses unix sockets. Exit
+status 1 if any key is misplaced.
+
+Run it with the compat venv's python (tools/compat/README.md)::
+
+    PYTHONPATH=tools /tmp/emcache-compat/bin/python -m compat.pymemcache_hashclient
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from compat._harness import (
+    KEY_COUNT,
+    NODE_COUNTS,
+    Outcome,
+    compare,
+    flush,
+    load_peer,
+    locate,
+    make_keys,
+    print_outcomes,
+    start_nodes,
+)
+from emcache_hashing import PymemcacheRendezvous, Server
+from emcache_tools.launcher import MemcachedLauncher, MemcachedProcess
+
+
+def servers_of(nodes: list[MemcachedProcess]) -> list[Server]:
+    """Our servers for the nodes."""
+    servers = []
+    for node in nodes:
+        if node.socket_path is not None:
+            servers.append(Server.unix(node.socket_path))
+        else:
+            assert node.port is not None
+            servers.append(Server(node.host, node.port))
+    return servers
+
+
+def run(
+    pymemcache: Any, name: str, nodes: list[MemcachedProcess], keys: list[bytes], key_type: str
+) -> Outcome:
+    """Store the keys through HashClient, then compare where they are with our picks."""
+    started = time.perf_counter()
+    outcome = Outcome(name, len(nodes), len(keys))
+    servers = servers_of(nodes)
+    client = pymemcache.HashClient(
+        [s.host if s.is_unix else (s.host, s.port) for s in servers],
+        allow_unicode_keys=True,
+        default_noreply=False,
+        connect_timeout=5,
+        timeout=30,
+    )
+
+    def as_given(key: bytes) -> str | bytes:
+        """The key as the pymemcache application hands it over."""
+        return key.decode() if key_type == "str" else key
+
+    try:
+        flush(nodes)
+        for start in range(0, len(keys), 5000):
+            batch = {as_given(key): b"1" for key in keys[start : start + 5000]}
+            failed = client.set_many(batch, noreply=False)
+            if failed:
+                raise RuntimeError(f"pymemcache could not store {len(failed)} keys")
+        where, outcome.doubles = locate(nodes)
+        hasher = PymemcacheRendezvous(servers, key_type=key_type)  # type: ignore[arg-type]
+        index = {server.node_id: i for i, server in enumerate(servers)}
+        names = {(s.host if s.is_unix else f"{s.host}:{s.port}"): i for i, s in enumerate(servers)}
+        compare(
+            outcome,
+            keys,
+            where,
+            lambda key: index[hasher.pick(key)],
+            lambda key: names[client.hasher.get_node(as_given(key))],
+        )
+    finally:
+        client.close()
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=KEY_COUNT)
+    parser.add_argument("--nodes", type=int, nargs="*", default=list(NODE_COUNTS))
+    args = parser.parse_args()
+    pymemcache = load_peer("pymemcache")
+    text_keys = make_keys(args.keys, utf8_only=True)
+    byte_keys = make_keys(args.keys)
+    outcomes = []
+    with MemcachedLauncher() as launcher:
+        tcp: list[MemcachedProcess] = []
+        for count in args.nodes:
+            if len(tcp) < count:
+                tcp += start_nodes(launcher, count - len(tcp))
+            for key_type, keys in (("str", text_keys), ("bytes", byte_keys)):
+                name = f"{key_type} keys, {count} nodes"
+                outcomes.append(run(pymemcache, name, tcp[:count], keys, key_type))
+                print(f"{name}: {outcomes[-1].mismatches} mismatches", flush=True)
+        unix = start_nodes(launcher, 3, unix=True)
+        outcomes.append(run(pymemcache, "str keys, 3 unix sockets", unix, text_keys, "str"))
+    version = getattr(pymemcache, "__version__", "?")
+    print_outcomes(f"PymemcacheRendezvous vs pymemcache {version} HashClient", outcomes)
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
