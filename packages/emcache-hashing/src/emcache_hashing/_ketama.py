@@ -135,13 +135,11 @@ class Ketama:
     host spellings; it answers with each server's :attr:`Server.node_id`, the
     id the emcache cluster gives the same endpoint.
 
-    ============================================  ==============================
-    pylibmc behaviours                            ``Ketama`` options
-    ============================================  ==============================
-    ``{"ketama": True}``                          the defaults
-    ``{"ketama": True, "hash": "md5"}``           ``key_hash="md5"``
-    ``{"ketama_weighted": True}``                 ``key_hash="md5", weighted=True``
-    ============================================  ==============================
+    | pylibmc behaviours | `Ketama` options |
+    | --- | --- |
+    | `{"ketama": True}` | the defaults |
+    | `{"ketama": True, "hash": "md5"}` | `key_hash="md5"` |
+    | `{"ketama_weighted": True}` | `key_hash="md5", weighted=True` |
 
     Args:
         servers: The servers, in the peer client's order: :class:`Server`
@@ -208,8 +206,8 @@ class Ketama:
         """Add ``server`` after the others and rebuild the continuum.
 
         Unweighted, only keys that now land on the new server's points move, all
-        to it; weighted, every server's point count changes and some keys move
-        between the old servers too.
+        to it. Weighted with unequal weights, every server's point count
+        changes, so some keys move between the old servers too.
 
         Raises:
             TypeError, ValueError: As for the constructor.
