@@ -1,0 +1,128 @@
+"""A fake autodiscovery configuration endpoint (ElastiCache / Memorystore style).
+
+It answers ``config get cluster`` with
+
+    CONFIG cluster 0 <length>\\r\\n<version>\\n<host>|<ip>|<port> ...\\n\\r\\nEND\\r\\n
+
+and anything else with ``ERROR``, as a memcached without that extension does.
+A test changes the node list (which bumps the version) or switches the
+endpoint into a faulty :attr:`FakeConfigEndpoint.mode` while clients poll it.
+
+It is an asyncio server: run it in the test's own event loop with
+``async with FakeConfigEndpoint() as endpoint``, or in a thread of its own
+with :func:`serve_in_thread` (the ``memcached_config_endpoint`` fixture does
+that, so that it works whatever async library the test uses).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Literal
+
+__all__ = ["FakeConfigEndpoint", "Mode"]
+
+Mode = Literal["ok", "error", "garbage", "hang"]
+"""``ok`` answers the node list; ``error`` answers ``ERROR``; ``garbage`` answers
+a reply that cannot be parsed; ``hang`` answers nothing until the endpoint closes."""
+
+
+class FakeConfigEndpoint:
+    """Serves a node list over ``config get cluster`` on a free loopback port.
+
+    Args:
+        nodes: ``(host, port)`` pairs, e.g. ``[node.address for node in nodes]``.
+        version: The configuration version first served.
+
+    Attributes:
+        nodes: The node list served now.
+        version: The version served now.
+        mode: How the endpoint answers, see :data:`Mode`.
+        requests: How many ``config get cluster`` requests arrived.
+        host: ``"127.0.0.1"``.
+        port: The port, once started.
+    """
+
+    def __init__(self, nodes: Iterable[tuple[str, int]] = (), *, version: int = 1) -> None:
+        self.nodes: list[tuple[str, int]] = list(nodes)
+        self.version = version
+        self.mode: Mode = "ok"
+        self.requests = 0
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._closing = asyncio.Event()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` of the endpoint."""
+        return (self.host, self.port)
+
+    def set_nodes(self, nodes: Iterable[tuple[str, int]], *, version: int | None = None) -> None:
+        """Serve ``nodes`` from now on, under ``version`` or the current version plus one."""
+        self.nodes = list(nodes)
+        self.version = self.version + 1 if version is None else version
+
+    def config_reply(self) -> bytes:
+        """The reply to ``config get cluster`` in ``ok`` mode."""
+        entries = b" ".join(b"%s|%s|%d" % (h.encode(), h.encode(), p) for h, p in self.nodes)
+        body = b"%d\n%s\n" % (self.version, entries)
+        return b"CONFIG cluster 0 %d\r\n%s\r\nEND\r\n" % (len(body), body)
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def start(self) -> FakeConfigEndpoint:
+        """Listen on a free loopback port (the port is bound here, so no other process takes it)."""
+        self._closing.clear()
+        self._server = await asyncio.start_server(self._serve, self.host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        """Stop listening, end hanging answers and drop every open connection."""
+        self._closing.set()
+        if self._server is not None:
+            self._server.close()
+        writers = list(self._writers)
+        for writer in writers:
+            writer.close()
+        for writer in writers:
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> FakeConfigEndpoint:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- serving -------------------------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while line := await reader.readline():
+                reply = await self._reply(line.strip())
+                writer.write(reply)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _reply(self, line: bytes) -> bytes:
+        if line != b"config get cluster":
+            return b"ERROR\r\n"
+        self.requests += 1
+        if self.mode == "hang":
+            await self._closing.wait()
+            return b""
+        if self.mode == "error":
+            return b"ERROR\r\n"
+        if self.mode == "garbage":
+            return b"CONFIG cluster 0 5\r\nzz\r\n\r\nEND\r\n"
+        return self.config_reply()
