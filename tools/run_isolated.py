@@ -8,7 +8,14 @@ import os
 import subprocess
 import sys
 
-ENVIRONMENTS = ["iso-protocol", "iso-hashing", "iso-auth", "iso-pool", "iso-cluster"]
+ENVIRONMENTS = [
+    "iso-protocol",
+    "iso-hashing",
+    "iso-auth",
+    "iso-pool",
+    "iso-cluster",
+    "iso-testing",
+]
 
 
 def main() -> int:
