@@ -16,13 +16,11 @@ import textwrap
 import venv
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent
 
 # A user's tests that know nothing of emcache: plain sockets and the fixtures.
 USER_TESTS = textwrap.dedent(
-    '''
+    """
     import socket
 
     import pytest
@@ -40,7 +38,8 @@ USER_TESTS = textwrap.dedent(
 
 
     def test_set_then_get(memcached_node):
-        assert ask(memcached_node.address, b"set greeting 0 0 5\\r\\nhello\\r\\n") == b"STORED\\r\\n"
+        stored = ask(memcached_node.address, b"set greeting 0 0 5\\r\\nhello\\r\\n")
+        assert stored == b"STORED\\r\\n"
         reply = ask(memcached_node.address, b"get greeting\\r\\n", until=b"END\\r\\n")
         assert reply == b"VALUE greeting 0 5\\r\\nhello\\r\\nEND\\r\\n"
 
@@ -68,7 +67,7 @@ USER_TESTS = textwrap.dedent(
         memcached_config_endpoint.set_nodes([memcached_node.address])
         reply = ask(memcached_config_endpoint.address, b"config get cluster\\r\\n", b"END\\r\\n")
         assert b"127.0.0.1|127.0.0.1|%d" % memcached_node.port in reply
-    '''
+    """
 )
 
 

@@ -54,6 +54,7 @@ def test_missing_memcached_fails_the_tests_that_need_it(project: Path) -> None:
     assert lines, done.stdout
     assert "brew install memcached" in lines[0]
     assert "Traceback" not in done.stdout
+    assert "During handling" not in done.stdout
 
 
 def test_missing_memcached_skips_when_asked_on_the_command_line(project: Path) -> None:

@@ -126,14 +126,15 @@ def memcached_binary(pytestconfig: pytest.Config) -> str:
     try:
         binary = _find_binary(pytestconfig)
         memcached_version(binary)
+        return binary
     except MemcachedNotFoundError as exc:
-        skip = pytestconfig.getoption("memcached_skip_missing") or pytestconfig.getini(
-            "memcached_skip_missing"
-        )
-        if skip:
-            pytest.skip(str(exc))
-        pytest.fail(str(exc), pytrace=False)
-    return binary
+        problem = str(exc)
+    # Outside the except block, so that the report is the one line and no chained traceback.
+    if pytestconfig.getoption("memcached_skip_missing") or pytestconfig.getini(
+        "memcached_skip_missing"
+    ):
+        pytest.skip(problem)
+    pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture
