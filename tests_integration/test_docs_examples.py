@@ -52,11 +52,15 @@ DOCS_AUTH = AuthConfig(username="app", password="app-secret")
 DOCS_CA_FILE = "memcached-ca.pem"
 DOCS_PORTS = (11211, 11212, 11213)
 CHECK_HOOK = "__docs_example_checked__"
+# Pages whose examples are the files of a pytest project, run as such by their own test.
+PYTEST_PAGES = {"testing.md": "test_docs_testing_page.py"}
 
 
 def _python_blocks() -> list[Any]:
     params = []
     for page in sorted(DOCS.rglob("*.md")):
+        if page.relative_to(DOCS).as_posix() in PYTEST_PAGES:
+            continue
         number = 0
         for match in FENCE.finditer(page.read_text()):
             if match["lang"] != "python":
