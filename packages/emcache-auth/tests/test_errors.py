@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from emcache_auth import (
-    AuthenticationError,
     AuthError,
+    AuthFailedError,
     AuthNotEnabledError,
     AuthRequiredError,
     TLSConfigError,
@@ -17,14 +17,14 @@ from emcache_auth import (
 @pytest.mark.parametrize(
     ("error", "bases"),
     [
-        (AuthenticationError, (AuthError,)),
-        (AuthNotEnabledError, (AuthenticationError, AuthError)),
-        (AuthRequiredError, (AuthenticationError, AuthError)),
+        (AuthFailedError, (AuthError,)),
+        (AuthNotEnabledError, (AuthFailedError, AuthError)),
+        (AuthRequiredError, (AuthFailedError, AuthError)),
         (TLSConfigError, (AuthError, ValueError)),
     ],
 )
 def test_errors_derive_from_auth_error(error: type[Exception], bases: tuple[type, ...]) -> None:
-    """Every error is an AuthError, and catching AuthenticationError covers every auth failure."""
+    """Every error is an AuthError, and catching AuthFailedError covers every auth failure."""
     assert issubclass(error, bases)
 
 
@@ -32,8 +32,16 @@ def test_errors_module_exports_every_error() -> None:
     """The public errors module lists the same classes the package exports."""
     assert set(errors.__all__) == {
         "AuthError",
+        "AuthFailedError",
         "AuthNotEnabledError",
         "AuthRequiredError",
-        "AuthenticationError",
         "TLSConfigError",
     }
+
+
+def test_auth_failure_is_not_named_like_the_client_error() -> None:
+    """No public name of emcache_auth is AuthenticationError, the facade's 1.x error class."""
+    import emcache_auth
+
+    assert "AuthenticationError" not in errors.__all__
+    assert "AuthenticationError" not in emcache_auth.__all__

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import pytest
 
 from emcache_auth import (
-    AuthenticationError,
     AuthError,
+    AuthFailedError,
     AuthNotEnabledError,
     AuthRequiredError,
     CommandChannel,
@@ -69,9 +69,9 @@ async def test_authenticate_sends_one_auth_request() -> None:
 async def test_authenticate_refused_raises_authentication_error(message: str) -> None:
     """A CLIENT_ERROR other than a bad command line means the credentials were refused."""
     channel = ScriptedChannel(ErrorReply("CLIENT_ERROR", message))
-    with pytest.raises(AuthenticationError) as info:
+    with pytest.raises(AuthFailedError) as info:
         await authenticate(channel, CREDENTIALS)
-    assert type(info.value) is AuthenticationError
+    assert type(info.value) is AuthFailedError
     assert str(info.value) == (
         f"memcached refused the credentials for user 'alice' (CLIENT_ERROR {message})"
     )
@@ -83,7 +83,7 @@ async def test_authenticate_server_without_auth_raises_not_enabled() -> None:
     channel = ScriptedChannel(ErrorReply("CLIENT_ERROR", "bad command line format"))
     with pytest.raises(AuthNotEnabledError, match="does not have authentication enabled") as info:
         await authenticate(channel, CREDENTIALS)
-    assert isinstance(info.value, AuthenticationError)
+    assert isinstance(info.value, AuthFailedError)
     assert "'alice'" in str(info.value)
 
 
@@ -95,8 +95,8 @@ async def test_authenticate_server_without_auth_raises_not_enabled() -> None:
 async def test_authenticate_connection_closed_raises_authentication_error(
     error: BaseException,
 ) -> None:
-    """A connection that closes during the handshake fails it with AuthenticationError."""
-    with pytest.raises(AuthenticationError, match="closed the connection") as info:
+    """A connection that closes during the handshake fails it with AuthFailedError."""
+    with pytest.raises(AuthFailedError, match="closed the connection") as info:
         await authenticate(ScriptedChannel(error), CREDENTIALS)
     assert info.value.__cause__ is error
 
@@ -120,7 +120,7 @@ async def test_authenticate_lets_timeouts_through() -> None:
 )
 async def test_authenticate_unexpected_reply_raises(reply: object, described: str) -> None:
     """Any reply other than STORED fails the handshake, naming the reply."""
-    with pytest.raises(AuthenticationError, match="unexpected reply") as info:
+    with pytest.raises(AuthFailedError, match="unexpected reply") as info:
         await authenticate(ScriptedChannel(reply), CREDENTIALS)
     assert described in str(info.value)
 
@@ -173,7 +173,7 @@ async def test_on_connect_step_authenticates_each_channel() -> None:
 async def test_on_connect_step_raises_like_authenticate() -> None:
     """A refusal inside the step propagates, so the pool fails that connection."""
     step = on_connect_step(CREDENTIALS)
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(AuthFailedError):
         await step(ScriptedChannel(ErrorReply("CLIENT_ERROR", "authentication failure")))
 
 
@@ -189,7 +189,7 @@ def test_auth_required_error_explains_unauthenticated_replies(message: str) -> N
     """A refusal by a server requiring auth becomes an error naming the missing credentials."""
     error = auth_required_error(ErrorReply("CLIENT_ERROR", message))
     assert isinstance(error, AuthRequiredError)
-    assert isinstance(error, AuthenticationError)
+    assert isinstance(error, AuthFailedError)
     assert "requires authentication" in str(error)
     assert "without username and password" in str(error)
     assert f"CLIENT_ERROR {message}" in str(error)

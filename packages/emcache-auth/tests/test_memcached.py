@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from emcache_auth import (
-    AuthenticationError,
+    AuthFailedError,
     AuthNotEnabledError,
     AuthRequiredError,
     Credentials,
@@ -105,12 +105,12 @@ async def test_authenticate_accepted(memcached_auth: MemcachedProcess, connect: 
 async def test_authenticate_wrong_password_refused(
     memcached_auth: MemcachedProcess, connect: Connect
 ) -> None:
-    """A wrong password fails with AuthenticationError naming the user, not the password."""
+    """A wrong password fails with AuthFailedError naming the user, not the password."""
     assert memcached_auth.auth is not None
     channel = await connect(memcached_auth)
-    with pytest.raises(AuthenticationError, match="refused the credentials") as info:
+    with pytest.raises(AuthFailedError, match="refused the credentials") as info:
         await authenticate(channel, Credentials(memcached_auth.auth.username, WRONG_PASSWORD))
-    assert type(info.value) is AuthenticationError
+    assert type(info.value) is AuthFailedError
     assert repr(memcached_auth.auth.username) in str(info.value)
     assert WRONG_PASSWORD not in str(info.value)
     assert memcached_auth.auth.password not in str(info.value)
@@ -123,7 +123,7 @@ async def test_authenticate_unknown_user_refused(
     """A user missing from the server's auth file is refused."""
     assert memcached_auth.auth is not None
     channel = await connect(memcached_auth)
-    with pytest.raises(AuthenticationError, match="'nobody'"):
+    with pytest.raises(AuthFailedError, match="'nobody'"):
         await authenticate(channel, Credentials("nobody", memcached_auth.auth.password))
 
 
@@ -165,7 +165,7 @@ async def test_authenticate_over_tls_wrong_password_refused(
     """A wrong password over TLS is refused just the same."""
     node = launcher.start(tls=True, auth=AUTH)[0]
     channel = await connect(node, _context(ssl_verify=False))
-    with pytest.raises(AuthenticationError, match="refused"):
+    with pytest.raises(AuthFailedError, match="refused"):
         await authenticate(channel, Credentials(AUTH.username, WRONG_PASSWORD))
 
 
@@ -232,7 +232,7 @@ async def test_handshake_logs_never_show_the_password(
     ]:
         try:
             await authenticate(await connect(node, ssl_context), credentials)
-        except AuthenticationError as exc:
+        except AuthFailedError as exc:
             logging.getLogger("emcache_auth").debug("handshake failed", exc_info=True)
             errors.append(exc)
 

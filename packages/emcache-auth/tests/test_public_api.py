@@ -20,9 +20,9 @@ def test_contract_names_are_exported() -> None:
     """The names the facade and the pool are written against are all public."""
     expected = {
         "AuthError",
+        "AuthFailedError",
         "AuthNotEnabledError",
         "AuthRequiredError",
-        "AuthenticationError",
         "CommandChannel",
         "Credentials",
         "TLSConfig",
@@ -40,5 +40,5 @@ def test_errors_are_importable_from_errors_module() -> None:
     """The errors are the same classes whether imported from the package or emcache_auth.errors."""
     from emcache_auth import errors
 
-    assert errors.AuthenticationError is emcache_auth.AuthenticationError
+    assert errors.AuthFailedError is emcache_auth.AuthFailedError
     assert errors.AuthError is emcache_auth.AuthError

@@ -16,8 +16,8 @@ from emcache_auth._handshake import (
 )
 from emcache_auth._tls import TLSConfig, build_ssl_context
 from emcache_auth.errors import (
-    AuthenticationError,
     AuthError,
+    AuthFailedError,
     AuthNotEnabledError,
     AuthRequiredError,
     TLSConfigError,
@@ -25,9 +25,9 @@ from emcache_auth.errors import (
 
 __all__ = [
     "AuthError",
+    "AuthFailedError",
     "AuthNotEnabledError",
     "AuthRequiredError",
-    "AuthenticationError",
     "CommandChannel",
     "Credentials",
     "TLSConfig",

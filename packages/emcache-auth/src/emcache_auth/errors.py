@@ -7,18 +7,22 @@ The hierarchy::
 
     AuthError
     ├── TLSConfigError (also a ValueError)   the TLS settings cannot be turned into a context
-    └── AuthenticationError                  the connection could not be authenticated
+    └── AuthFailedError                      the connection could not be authenticated
         ├── AuthNotEnabledError              credentials were given, the server has no auth
         └── AuthRequiredError                the server requires auth, no credentials were given
+
+The client reports the last three as ``emcache.AuthenticationError``, an unrelated
+class of the facade (a ``CommandError``, as in emcache 1.x); the names differ so
+that neither is taken for the other.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "AuthFailedError",
     "AuthNotEnabledError",
     "AuthRequiredError",
-    "AuthenticationError",
     "TLSConfigError",
 ]
 
@@ -31,7 +35,7 @@ class TLSConfigError(AuthError, ValueError):
     """The TLS settings are invalid, e.g. the extra CA file is missing or unreadable."""
 
 
-class AuthenticationError(AuthError):
+class AuthFailedError(AuthError):
     """memcached did not authenticate the connection.
 
     Raised when the server refuses the credentials, or closes the connection
@@ -39,9 +43,14 @@ class AuthenticationError(AuthError):
     """
 
 
-class AuthNotEnabledError(AuthenticationError):
+class AuthNotEnabledError(AuthFailedError):
     """Credentials were given but the server does not have authentication enabled."""
 
 
-class AuthRequiredError(AuthenticationError):
+class AuthRequiredError(AuthFailedError):
     """The server requires authentication but the client has no credentials."""
+
+
+# The former name, still imported by the handshake module until it moves to
+# AuthFailedError; not part of the public API.
+AuthenticationError = AuthFailedError
