@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from emcache_cluster import Cluster, ClusterConfig, ClusterEvents, ClusterManagment
+from emcache_cluster import Cluster, ClusterEvents, ClusterManagment, ClusterSettings
 from emcache_pool import MemcachedHostAddress, PoolConfig
 from emcache_protocol import ReplyKind, storage_command
 
@@ -18,10 +18,10 @@ def address(node: object) -> MemcachedHostAddress:
     return MemcachedHostAddress(node.host, node.port)  # type: ignore[attr-defined]
 
 
-def config(**kwargs: object) -> ClusterConfig:
-    """A cluster configuration with quick connection timeouts."""
+def config(**kwargs: object) -> ClusterSettings:
+    """Cluster settings with quick connection timeouts."""
     kwargs.setdefault("pool", FAST_POOL)
-    return ClusterConfig(**kwargs)  # type: ignore[arg-type]
+    return ClusterSettings(**kwargs)  # type: ignore[arg-type]
 
 
 async def set_key(cluster: Cluster, key: bytes, value: bytes = b"v") -> object:

@@ -80,7 +80,9 @@ async def test_autodiscovery_grows_and_shrinks_under_load(launcher, config_endpo
     endpoints = [address(node) for node in nodes]
     config_endpoint.set_nodes(pairs(nodes[:2]))
     events = RecordingEvents()
-    cluster = await Cluster.create([config_address(config_endpoint)], discovery(events=events))
+    cluster = await Cluster.create(
+        [config_address(config_endpoint)], discovery(cluster_events=events)
+    )
     view = cluster.cluster_managment
     workload = Workload(cluster)
     try:
@@ -245,7 +247,8 @@ async def test_nodes_are_used_as_soon_as_an_endpoint_answers(memcached, config_e
     config_endpoint.mode = "error"
     events = RecordingEvents()
     cluster = await Cluster.create(
-        [config_address(config_endpoint)], discovery(autodiscovery_timeout=0.3, events=events)
+        [config_address(config_endpoint)],
+        discovery(autodiscovery_timeout=0.3, cluster_events=events),
     )
     try:
         with pytest.raises(ClusterNoAvailableNodes, match="answered ERROR"):

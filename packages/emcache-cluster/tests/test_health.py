@@ -35,7 +35,7 @@ async def test_killed_node_fires_unhealthy_then_healthy_when_back(memcached_clus
     """A killed node is reported unhealthy, and healthy again once restarted."""
     events = RecordingEvents()
     endpoints = [address(node) for node in memcached_cluster]
-    cluster = await Cluster.create(endpoints, config(events=events))
+    cluster = await Cluster.create(endpoints, config(cluster_events=events))
     try:
         victim = memcached_cluster[1]
         victim.kill()

@@ -21,11 +21,11 @@ def test_contract_names_are_exported() -> None:
     expected = {
         "AutodiscoveryError",
         "Cluster",
-        "ClusterConfig",
         "ClusterError",
         "ClusterEvents",
         "ClusterManagment",
         "ClusterNoAvailableNodes",
+        "ClusterSettings",
     }
     assert expected <= set(emcache_cluster.__all__)
     assert issubclass(emcache_cluster.ClusterNoAvailableNodes, emcache_cluster.ClusterError)

@@ -34,6 +34,22 @@ def test_pool_config_rejects_bad_settings(settings, message):
         PoolConfig(**settings)
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_connections": 2.5}, "max_connections must be an int"),
+        ({"max_connections": True}, "max_connections must be an int"),
+        ({"min_connections": "1"}, "min_connections must be an int"),
+        ({"purge_unused_connections_after": "60"}, "purge_unused_connections_after"),
+        ({"connection_timeout": False}, "connection_timeout"),
+    ],
+)
+def test_pool_config_rejects_settings_of_the_wrong_type(settings, message):
+    """A count that is not an int, or a duration that is not a number, raises TypeError."""
+    with pytest.raises(TypeError, match=message):
+        PoolConfig(**settings)
+
+
 def test_pool_config_accepts_none_to_disable_purge_and_connect_timeout():
     """None disables purging and the connect timeout."""
     config = PoolConfig(purge_unused_connections_after=None, connection_timeout=None)

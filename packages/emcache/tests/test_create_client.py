@@ -9,6 +9,13 @@ from typing import Any
 import pytest
 
 import emcache
+from emcache.default_values import (
+    DEFAULT_AUTODISCOVERY_POLL_INTERVAL,
+    DEFAULT_AUTODISCOVERY_TIMEOUT,
+)
+from emcache_auth import TLSConfig
+from emcache_cluster import Cluster, ClusterEvents, ClusterSettings
+from emcache_pool import PoolConfig
 
 NODE = emcache.MemcachedHostAddress("127.0.0.1", 1)
 
@@ -95,32 +102,72 @@ async def test_missing_ca_file_fails_at_creation(tmp_path: Any) -> None:
         await emcache.create_client([NODE], ssl=True, ssl_extra_ca=str(tmp_path / "none.pem"))
 
 
-def test_password_never_in_option_repr() -> None:
-    """The validated options never show the password."""
-    from emcache._config import ClientOptions
+@pytest.fixture
+def handed_settings(monkeypatch: pytest.MonkeyPatch) -> list[ClusterSettings]:
+    """The settings create_client hands to Cluster.create, which then stops it."""
+    handed: list[ClusterSettings] = []
 
-    options = ClientOptions.from_arguments(
-        [NODE],
-        min_connections=1,
-        username="user",
-        password="hunter2-secret",
-        ssl=False,
-        ssl_verify=True,
-        ssl_extra_ca=None,
-        timeout=1.0,
-        max_connections=2,
-        purge_unused_connections_after=60.0,
-        connection_timeout=5.0,
-        cluster_events=None,
-        purge_unhealthy_nodes=False,
-        autobatching=False,
-        autobatching_max_keys=32,
-        autodiscovery=False,
-        autodiscovery_poll_interval=60.0,
-        autodiscovery_timeout=5.0,
-    )
-    assert "hunter2-secret" not in repr(options)
-    assert "hunter2-secret" not in str(options)
+    async def create(endpoints: object, settings: ClusterSettings) -> None:
+        handed.append(settings)
+        raise RuntimeError("stop before connecting")
+
+    monkeypatch.setattr(Cluster, "create", create)
+    return handed
+
+
+@pytest.mark.asyncio
+async def test_password_never_in_the_settings_repr(handed_settings: list[ClusterSettings]) -> None:
+    """The settings create_client hands to the cluster never show the password."""
+    with pytest.raises(RuntimeError, match="stop"):
+        await emcache.create_client([NODE], username="user", password="hunter2-secret")
+    (settings,) = handed_settings
+    assert "hunter2-secret" not in repr(settings)
+    assert "hunter2-secret" not in str(settings)
+
+
+@pytest.mark.asyncio
+async def test_options_reach_the_pool_and_cluster_settings(
+    handed_settings: list[ClusterSettings],
+) -> None:
+    """Each option lands in the setting of the same name; min_connections=None means 0."""
+    events = ClusterEvents()
+    with pytest.raises(RuntimeError, match="stop"):
+        await emcache.create_client(
+            [NODE],
+            max_connections=7,
+            min_connections=None,
+            purge_unused_connections_after=None,
+            connection_timeout=2.5,
+            cluster_events=events,
+            purge_unhealthy_nodes=True,
+            autodiscovery_poll_interval=9.0,
+            autodiscovery_timeout=3.0,
+        )
+    (settings,) = handed_settings
+    assert settings.pool.max_connections == 7
+    assert settings.pool.min_connections == 0
+    assert settings.pool.purge_unused_connections_after is None
+    assert settings.pool.connection_timeout == 2.5
+    assert settings.pool.ssl_context is None
+    assert settings.pool.on_connect is None
+    assert settings.cluster_events is events
+    assert settings.purge_unhealthy_nodes is True
+    assert settings.autodiscovery is False
+    assert (settings.autodiscovery_poll_interval, settings.autodiscovery_timeout) == (9.0, 3.0)
+
+
+def test_defaults_are_those_of_the_lower_configurations() -> None:
+    """The DEFAULT_* names are the defaults of the pool, cluster and TLS configurations."""
+    pool, cluster, tls = PoolConfig(), ClusterSettings(), TLSConfig()
+    assert pool.max_connections == emcache.DEFAULT_MAX_CONNECTIONS
+    assert pool.min_connections == emcache.DEFAULT_MIN_CONNECTIONS
+    assert pool.purge_unused_connections_after == emcache.DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER
+    assert pool.connection_timeout == emcache.DEFAULT_CONNECTION_TIMEOUT
+    assert cluster.purge_unhealthy_nodes == emcache.DEFAULT_PURGE_UNHEALTHY_NODES
+    assert tls.ssl == emcache.DEFAULT_SSL
+    assert tls.ssl_verify == emcache.DEFAULT_SSL_VERIFY
+    assert cluster.autodiscovery_poll_interval == DEFAULT_AUTODISCOVERY_POLL_INTERVAL
+    assert cluster.autodiscovery_timeout == DEFAULT_AUTODISCOVERY_TIMEOUT
 
 
 def test_errors_keep_the_emcache_hierarchy() -> None:

@@ -5,12 +5,13 @@ routes each key to one of them through a hasher (by default the rendezvous
 hashing of emcache 1.x). It follows each pool's health, can leave unhealthy
 nodes out of routing, tells :class:`ClusterEvents` hooks about changes, and
 with autodiscovery follows the node list of a ``config get cluster`` endpoint.
+:class:`ClusterSettings` holds every setting, with its default and validation.
 """
 
 from emcache_cluster.__about__ import __version__
 from emcache_cluster._cluster import Cluster
-from emcache_cluster._config import ClusterConfig, HasherFactory
 from emcache_cluster._events import ClusterEvents, ClusterManagment
+from emcache_cluster._settings import ClusterSettings, HasherFactory
 from emcache_cluster.errors import (
     AutodiscoveryError,
     CacheUnavailableError,
@@ -22,11 +23,11 @@ __all__ = [
     "AutodiscoveryError",
     "CacheUnavailableError",
     "Cluster",
-    "ClusterConfig",
     "ClusterError",
     "ClusterEvents",
     "ClusterManagment",
     "ClusterNoAvailableNodes",
+    "ClusterSettings",
     "HasherFactory",
     "__version__",
 ]

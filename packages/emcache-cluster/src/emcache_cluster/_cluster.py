@@ -30,9 +30,9 @@ import logging
 from collections.abc import Sequence
 
 from emcache_cluster._autodiscovery import Autodiscovery, endpoint_text
-from emcache_cluster._config import ClusterConfig
 from emcache_cluster._events import ClusterManagment, EventDispatcher, Hook
 from emcache_cluster._node import Node
+from emcache_cluster._settings import ClusterSettings
 from emcache_cluster.errors import AutodiscoveryError, ClusterNoAvailableNodes
 from emcache_hashing import Hasher
 from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, node_id
@@ -59,20 +59,20 @@ class Cluster:
         "_autodiscovery",
         "_close_task",
         "_closed",
-        "_config",
         "_dispatcher",
         "_draining",
         "_hasher",
         "_nodes",
         "_pool_by_id",
         "_routes",
+        "_settings",
         "_single",
         "cluster_managment",
     )
 
-    def __init__(self, config: ClusterConfig) -> None:
+    def __init__(self, settings: ClusterSettings) -> None:
         """Use :meth:`create`; this only sets up empty state."""
-        self._config = config
+        self._settings = settings
         self._nodes: dict[Endpoint, Node] = {}
         self._single: ConnectionPool | None = None
         self._hasher: Hasher | None = None
@@ -83,14 +83,14 @@ class Cluster:
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
         self.cluster_managment = ClusterManagment(self._nodes)
-        events = config.events
+        events = settings.cluster_events
         self._dispatcher = None if events is None else EventDispatcher(self.cluster_managment)
 
     @classmethod
-    async def create(cls, endpoints: Sequence[Endpoint], config: ClusterConfig) -> Cluster:
+    async def create(cls, endpoints: Sequence[Endpoint], settings: ClusterSettings) -> Cluster:
         """Build a cluster over ``endpoints``.
 
-        With autodiscovery, ``create`` waits at most ``config.autodiscovery_timeout``
+        With autodiscovery, ``create`` waits at most ``settings.autodiscovery_timeout``
         for a node list. When no configuration endpoint gives one in time, a cache
         outage must not stop the application from starting: a warning is logged,
         the cluster starts with no nodes (routing raises
@@ -98,9 +98,9 @@ class Cluster:
         the nodes are used as soon as an endpoint answers.
 
         Args:
-            endpoints: The nodes, or with ``config.autodiscovery`` the
+            endpoints: The nodes, or with ``settings.autodiscovery`` the
                 configuration endpoints to ask for the nodes.
-            config: How to build pools, route and follow the node list.
+            settings: How to build pools, route and follow the node list.
 
         Returns:
             The cluster, ready to route keys.
@@ -111,9 +111,9 @@ class Cluster:
         if not endpoints:
             msg = "endpoints must name at least one node"
             raise ValueError(msg)
-        cluster = cls(config)
+        cluster = cls(settings)
         try:
-            if config.autodiscovery:
+            if settings.autodiscovery:
                 await cluster._start_autodiscovery(endpoints)
             else:
                 cluster._add_nodes(list(dict.fromkeys(endpoints)))
@@ -215,12 +215,12 @@ class Cluster:
 
     # -- membership -----------------------------------------------------------
     async def _start_autodiscovery(self, config_endpoints: Sequence[Endpoint]) -> None:
-        config = self._config
+        settings = self._settings
         self._autodiscovery = Autodiscovery(
             config_endpoints,
-            config.pool,
-            interval=config.autodiscovery_poll_interval,
-            timeout=config.autodiscovery_timeout,
+            settings.pool,
+            interval=settings.autodiscovery_poll_interval,
+            timeout=settings.autodiscovery_timeout,
             apply=self._apply_discovered,
         )
         try:
@@ -229,7 +229,7 @@ class Cluster:
             logger.warning(
                 "autodiscovery: %s; starting with no nodes, asking again every %g s",
                 exc,
-                config.autodiscovery_poll_interval,
+                settings.autodiscovery_poll_interval,
             )
         self._autodiscovery.start()
 
@@ -237,7 +237,7 @@ class Cluster:
         for endpoint in endpoints:
             node = Node(endpoint, node_id(endpoint))
             node.pool = ConnectionPool(
-                endpoint, self._config.pool, functools.partial(self._on_health_change, node)
+                endpoint, self._settings.pool, functools.partial(self._on_health_change, node)
             )
             node.healthy = node.pool.healthy
             self._nodes[endpoint] = node
@@ -262,7 +262,7 @@ class Cluster:
             [endpoint_text(e) for e in added] or "none",
             [endpoint_text(n.endpoint) for n in removed] or "none",
         )
-        events = self._config.events
+        events = self._settings.cluster_events
         if events is not None:
             for endpoint in added:
                 self._emit(events.on_node_added, endpoint)
@@ -278,9 +278,9 @@ class Cluster:
             logger.info("node %s reports healthy", endpoint_text(node.endpoint))
         else:
             logger.warning("node %s reports unhealthy", endpoint_text(node.endpoint))
-        if self._config.purge_unhealthy_nodes:
+        if self._settings.purge_unhealthy_nodes:
             self._rebuild_routing()
-        events = self._config.events
+        events = self._settings.cluster_events
         if events is not None:
             hook = events.on_node_healthy if healthy else events.on_node_unhealthy
             self._emit(hook, node.endpoint)
@@ -291,14 +291,14 @@ class Cluster:
 
     # -- routing --------------------------------------------------------------
     def _rebuild_routing(self) -> None:
-        purge = self._config.purge_unhealthy_nodes
+        purge = self._settings.purge_unhealthy_nodes
         routable = [node for node in self._nodes.values() if node.healthy or not purge]
         pool_by_id = {node.node_id: node.pool for node in routable}
         if len(routable) == 1:
             self._single, self._hasher = routable[0].pool, None
         elif routable:
             self._single = None
-            self._hasher = self._config.hasher_factory(list(pool_by_id))
+            self._hasher = self._settings.hasher_factory(list(pool_by_id))
         else:
             self._single, self._hasher = None, None
         self._pool_by_id = pool_by_id

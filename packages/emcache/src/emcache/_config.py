@@ -1,9 +1,19 @@
-"""The options of :func:`emcache.create_client`, checked before anything starts.
+"""The options of :func:`emcache.create_client`: who owns each one, and the facade's own.
 
-Every option is validated here, at creation, with a :class:`ValueError` or
-:class:`TypeError` that names it, so that a misconfigured client fails at
-start-up instead of at its first operation. The defaults are those of the
-emcache 1.x client.
+Most options configure a lower layer, and that layer's attrs configuration holds
+their default and their validation, once: :class:`emcache_pool.PoolConfig` the
+connection options, :class:`emcache_cluster.ClusterSettings` the cluster and
+autodiscovery options, :class:`emcache_auth.TLSConfig` and
+:class:`emcache_auth.Credentials` TLS and authentication. ``create_client``
+builds those directly from its arguments, named as its options are, so an
+invalid option fails at creation, before anything starts, with a
+:class:`TypeError` or :class:`ValueError` naming it.
+
+What no lower layer knows is checked here: the node list, the per-operation
+``timeout``, autobatching, and that username and password come together.
+
+The emcache 1.x ``DEFAULT_*`` names are read off the defaults of those
+configurations, so they cannot drift from what a client gets.
 """
 
 from __future__ import annotations
@@ -13,55 +23,61 @@ from typing import Any
 
 import attrs
 
-from emcache_auth import Credentials, TLSConfig, build_ssl_context, on_connect_step
-from emcache_cluster import ClusterConfig, ClusterEvents
+from emcache_auth import Credentials, TLSConfig
+from emcache_cluster import ClusterSettings
 from emcache_pool import Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath, PoolConfig
 
-__all__ = ["ClientOptions"]
-
-DEFAULT_TIMEOUT = 1.0
-DEFAULT_MAX_CONNECTIONS = 2
-DEFAULT_MIN_CONNECTIONS = 1
-DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER = 60.0
-DEFAULT_CONNECTION_TIMEOUT = 5.0
-DEFAULT_PURGE_UNHEALTHY_NODES = False
-DEFAULT_AUTOBATCHING_ENABLED = False
-DEFAULT_AUTOBATCHING_MAX_KEYS = 32
-DEFAULT_SSL = False
-DEFAULT_SSL_VERIFY = True
-DEFAULT_AUTODISCOVERY_POLL_INTERVAL = 60.0
-DEFAULT_AUTODISCOVERY_TIMEOUT = 5.0
-# emcache 1.x waited up to this long for the first discovery in create_client. This
-# client waits at most autodiscovery_timeout and never fails for it; the name is kept
-# so that code importing it from emcache.default_values still runs.
-DEFAULT_STARTUP_WAIT_AUTODISCOVERY = 10.0
+__all__ = ["ClientOptions", "checked_node_addresses", "paired_credentials"]
 
 
-def _positive_or_none(name: str, value: Any) -> None:
+def _check_timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
-    _positive(name, value)
-
-
-def _positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{name} must be a number of seconds, got {type(value).__name__}"
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        msg = f"timeout must be a number of seconds or None, got {type(value).__name__}"
         raise TypeError(msg)
     if not value > 0:
-        msg = f"{name} must be greater than 0, got {value!r}"
+        msg = f"timeout must be greater than 0, got {value!r}"
         raise ValueError(msg)
 
 
-def _count(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{name} must be an int, got {type(value).__name__}"
+def _check_max_keys(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        msg = f"autobatching_max_keys must be an int, got {type(value).__name__}"
         raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name} must be >= {minimum}, got {value}"
+    if value < 1:
+        msg = f"autobatching_max_keys must be >= 1, got {value}"
         raise ValueError(msg)
 
 
-def _check_endpoints(node_addresses: object) -> tuple[Endpoint, ...]:
+@attrs.frozen(kw_only=True)
+class ClientOptions:
+    """The options of :func:`emcache.create_client` that only the client itself uses.
+
+    Attributes:
+        timeout: Seconds an operation may take; ``None`` disables the timeout.
+        autobatching: Send concurrent ``get``/``gets`` calls together as multi-key requests.
+        autobatching_max_keys: Most keys in one autobatching request.
+    """
+
+    timeout: float | None = attrs.field(default=1.0, validator=_check_timeout)
+    autobatching: bool = False
+    autobatching_max_keys: int = attrs.field(default=32, validator=_check_max_keys)
+
+    @property
+    def batch_size(self) -> int | None:
+        """Most keys in one autobatching request, or ``None`` without autobatching."""
+        return self.autobatching_max_keys if self.autobatching else None
+
+
+def checked_node_addresses(node_addresses: object) -> tuple[Endpoint, ...]:
+    """Return ``node_addresses`` as a tuple once it is a non-empty sequence of endpoints.
+
+    Raises:
+        TypeError: It is not a sequence (a ``str`` is not one here), or holds
+            something else than a ``MemcachedHostAddress`` or ``MemcachedUnixSocketPath``.
+        ValueError: It is empty.
+    """
     if isinstance(node_addresses, str | bytes) or not isinstance(node_addresses, Sequence):
         msg = "node_addresses must be a sequence of MemcachedHostAddress or MemcachedUnixSocketPath"
         raise TypeError(msg)
@@ -77,100 +93,42 @@ def _check_endpoints(node_addresses: object) -> tuple[Endpoint, ...]:
     return tuple(node_addresses)
 
 
-@attrs.frozen(kw_only=True)
-class ClientOptions:
-    """Every option of :func:`emcache.create_client`, validated."""
+def paired_credentials(username: str | None, password: str | None) -> Credentials | None:
+    """Return the credentials, ``None`` when neither is given.
 
-    node_addresses: tuple[Endpoint, ...]
-    timeout: float | None = DEFAULT_TIMEOUT
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    min_connections: int = DEFAULT_MIN_CONNECTIONS
-    purge_unused_connections_after: float | None = DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER
-    connection_timeout: float | None = DEFAULT_CONNECTION_TIMEOUT
-    cluster_events: ClusterEvents | None = None
-    purge_unhealthy_nodes: bool = DEFAULT_PURGE_UNHEALTHY_NODES
-    autobatching: bool = DEFAULT_AUTOBATCHING_ENABLED
-    autobatching_max_keys: int = DEFAULT_AUTOBATCHING_MAX_KEYS
-    tls: TLSConfig = attrs.field(factory=TLSConfig)
-    credentials: Credentials | None = None
-    autodiscovery: bool = False
-    autodiscovery_poll_interval: float = DEFAULT_AUTODISCOVERY_POLL_INTERVAL
-    autodiscovery_timeout: float = DEFAULT_AUTODISCOVERY_TIMEOUT
-
-    @classmethod
-    def from_arguments(
-        cls,
-        node_addresses: Sequence[Endpoint],
-        *,
-        min_connections: int | None,
-        username: str | None,
-        password: str | None,
-        ssl: bool,
-        ssl_verify: bool,
-        ssl_extra_ca: str | None,
-        **options: Any,
-    ) -> ClientOptions:
-        """Validate the keyword arguments of create_client and build the options."""
-        endpoints = _check_endpoints(node_addresses)
-        _positive_or_none("timeout", options["timeout"])
-        _count("max_connections", options["max_connections"], 1)
-        min_connections = 0 if min_connections is None else min_connections
-        _count("min_connections", min_connections, 0)
-        if min_connections > options["max_connections"]:
-            msg = (
-                f"min_connections ({min_connections}) cannot be greater than "
-                f"max_connections ({options['max_connections']})"
-            )
-            raise ValueError(msg)
-        _positive_or_none(
-            "purge_unused_connections_after", options["purge_unused_connections_after"]
-        )
-        _positive_or_none("connection_timeout", options["connection_timeout"])
-        _count("autobatching_max_keys", options["autobatching_max_keys"], 1)
-        _positive("autodiscovery_poll_interval", options["autodiscovery_poll_interval"])
-        _positive("autodiscovery_timeout", options["autodiscovery_timeout"])
-        events = options["cluster_events"]
-        if events is not None and not isinstance(events, ClusterEvents):
-            msg = f"cluster_events must be a ClusterEvents instance, got {type(events).__name__}"
-            raise TypeError(msg)
-        return cls(
-            node_addresses=endpoints,
-            min_connections=min_connections,
-            tls=TLSConfig(ssl=ssl, ssl_verify=ssl_verify, ssl_extra_ca=ssl_extra_ca),
-            credentials=_credentials(username, password),
-            **options,
-        )
-
-    def cluster_config(self) -> ClusterConfig:
-        """The cluster (and pool) configuration these options describe.
-
-        Builds the TLS context now, so that a missing CA file fails at creation.
-        """
-        pool = PoolConfig(
-            max_connections=self.max_connections,
-            min_connections=self.min_connections,
-            purge_unused_connections_after=self.purge_unused_connections_after,
-            connection_timeout=self.connection_timeout,
-            ssl_context=build_ssl_context(self.tls),
-            on_connect=None if self.credentials is None else on_connect_step(self.credentials),
-        )
-        return ClusterConfig(
-            pool=pool,
-            purge_unhealthy_nodes=self.purge_unhealthy_nodes,
-            events=self.cluster_events,
-            autodiscovery=self.autodiscovery,
-            autodiscovery_poll_interval=self.autodiscovery_poll_interval,
-            autodiscovery_timeout=self.autodiscovery_timeout,
-        )
-
-
-def _credentials(username: str | None, password: str | None) -> Credentials | None:
+    Raises:
+        ValueError: Only one of them is given (or an empty username), or
+            :class:`~emcache_auth.Credentials` refuses them.
+        TypeError: One of them is not a ``str``.
+    """
     if username is None and password is None:
         return None
     if not username:
         raise ValueError("password was given without a username: authentication needs both")
     if password is None:
         raise ValueError("username was given without a password: authentication needs both")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise TypeError("username and password must be str")
     return Credentials(username=username, password=password)
+
+
+_POOL = PoolConfig()
+_CLUSTER = ClusterSettings(pool=_POOL)
+_TLS = TLSConfig()
+_CLIENT = ClientOptions()
+
+DEFAULT_TIMEOUT = _CLIENT.timeout
+DEFAULT_MAX_CONNECTIONS = _POOL.max_connections
+DEFAULT_MIN_CONNECTIONS = _POOL.min_connections
+DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER = _POOL.purge_unused_connections_after
+DEFAULT_CONNECTION_TIMEOUT = _POOL.connection_timeout
+DEFAULT_PURGE_UNHEALTHY_NODES = _CLUSTER.purge_unhealthy_nodes
+DEFAULT_AUTOBATCHING_ENABLED = _CLIENT.autobatching
+DEFAULT_AUTOBATCHING_MAX_KEYS = _CLIENT.autobatching_max_keys
+DEFAULT_SSL = _TLS.ssl
+DEFAULT_SSL_VERIFY = _TLS.ssl_verify
+DEFAULT_AUTODISCOVERY = _CLUSTER.autodiscovery
+DEFAULT_AUTODISCOVERY_POLL_INTERVAL = _CLUSTER.autodiscovery_poll_interval
+DEFAULT_AUTODISCOVERY_TIMEOUT = _CLUSTER.autodiscovery_timeout
+# emcache 1.x waited up to this long for the first discovery in create_client. This
+# client waits at most autodiscovery_timeout and never fails for it; the name is kept
+# so that code importing it from emcache.default_values still runs.
+DEFAULT_STARTUP_WAIT_AUTODISCOVERY = 10.0

@@ -1,4 +1,9 @@
-"""``create_client``: the one way to build a :class:`~emcache.Client`."""
+"""``create_client``: the one way to build a :class:`~emcache.Client`.
+
+It builds the configuration of each layer straight from its arguments: the
+layer's attrs class holds the default and the validation of each option (see
+:mod:`emcache._config`), so an invalid option raises before anything starts.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from emcache._client import Client
 from emcache._config import (
     DEFAULT_AUTOBATCHING_ENABLED,
     DEFAULT_AUTOBATCHING_MAX_KEYS,
+    DEFAULT_AUTODISCOVERY,
     DEFAULT_AUTODISCOVERY_POLL_INTERVAL,
     DEFAULT_AUTODISCOVERY_TIMEOUT,
     DEFAULT_CONNECTION_TIMEOUT,
@@ -19,11 +25,13 @@ from emcache._config import (
     DEFAULT_SSL_VERIFY,
     DEFAULT_TIMEOUT,
     ClientOptions,
+    checked_node_addresses,
+    paired_credentials,
 )
 from emcache.errors import AuthenticationError
-from emcache_auth import AuthError
-from emcache_cluster import Cluster, ClusterEvents
-from emcache_pool import Endpoint
+from emcache_auth import AuthError, TLSConfig, build_ssl_context, on_connect_step
+from emcache_cluster import Cluster, ClusterEvents, ClusterSettings
+from emcache_pool import Endpoint, PoolConfig
 
 __all__ = ["create_client"]
 
@@ -45,7 +53,7 @@ async def create_client(
     ssl_extra_ca: str | None = None,
     username: str | None = None,
     password: str | None = None,
-    autodiscovery: bool = False,
+    autodiscovery: bool = DEFAULT_AUTODISCOVERY,
     autodiscovery_poll_interval: float = DEFAULT_AUTODISCOVERY_POLL_INTERVAL,
     autodiscovery_timeout: float = DEFAULT_AUTODISCOVERY_TIMEOUT,
 ) -> Client:
@@ -82,33 +90,30 @@ async def create_client(
     Returns:
         A ready :class:`Client`; close it with :meth:`Client.close`.
     """
-    options = ClientOptions.from_arguments(
-        node_addresses,
-        min_connections=min_connections,
-        username=username,
-        password=password,
-        ssl=ssl,
-        ssl_verify=ssl_verify,
-        ssl_extra_ca=ssl_extra_ca,
-        timeout=timeout,
+    endpoints = checked_node_addresses(node_addresses)
+    options = ClientOptions(
+        timeout=timeout, autobatching=autobatching, autobatching_max_keys=autobatching_max_keys
+    )
+    credentials = paired_credentials(username, password)
+    tls = TLSConfig(ssl=ssl, ssl_verify=ssl_verify, ssl_extra_ca=ssl_extra_ca)
+    pool = PoolConfig(
         max_connections=max_connections,
+        min_connections=0 if min_connections is None else min_connections,
         purge_unused_connections_after=purge_unused_connections_after,
         connection_timeout=connection_timeout,
-        cluster_events=cluster_events,
+        ssl_context=build_ssl_context(tls),
+        on_connect=None if credentials is None else on_connect_step(credentials),
+    )
+    settings = ClusterSettings(
+        pool=pool,
         purge_unhealthy_nodes=purge_unhealthy_nodes,
-        autobatching=autobatching,
-        autobatching_max_keys=autobatching_max_keys,
+        cluster_events=cluster_events,
         autodiscovery=autodiscovery,
         autodiscovery_poll_interval=autodiscovery_poll_interval,
         autodiscovery_timeout=autodiscovery_timeout,
     )
-    config = options.cluster_config()
     try:
-        cluster = await Cluster.create(options.node_addresses, config)
+        cluster = await Cluster.create(endpoints, settings)
     except AuthError as exc:
         raise AuthenticationError(str(exc)) from exc
-    return Client(
-        cluster,
-        timeout=options.timeout,
-        autobatching_max_keys=options.autobatching_max_keys if options.autobatching else None,
-    )
+    return Client(cluster, timeout=options.timeout, autobatching_max_keys=options.batch_size)

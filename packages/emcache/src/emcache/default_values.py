@@ -1,8 +1,11 @@
 """The defaults of :func:`emcache.create_client`, where emcache 1.x code imports them from.
 
-Every name emcache 1.x defined here, with its 1.x value; they live in
-:mod:`emcache._config`. ``DEFAULT_STARTUP_WAIT_AUTODISCOVERY`` is kept for imports
-only: ``create_client`` waits at most ``autodiscovery_timeout`` for the first discovery.
+Every name emcache 1.x defined here, with its 1.x value, read off the defaults of
+the configuration that owns the option (:class:`emcache_pool.PoolConfig`,
+:class:`emcache_cluster.ClusterSettings`, :class:`emcache_auth.TLSConfig`, or the
+client's own options in :mod:`emcache._config`). ``DEFAULT_STARTUP_WAIT_AUTODISCOVERY``
+is kept for imports only: ``create_client`` waits at most ``autodiscovery_timeout``
+for the first discovery.
 """
 
 from emcache._config import (
