@@ -6,10 +6,22 @@ import pytest
 from cluster_support import address, config, curr_items, has_key, set_key
 
 from emcache_cluster import Cluster
-from emcache_hashing import Rendezvous
-from emcache_pool import MemcachedHostAddress, node_id
+from emcache_hashing import Rendezvous, Server
+from emcache_pool import Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath
 
 KEYS = [b"key-%d" % i for i in range(300)]
+
+
+def node_id(endpoint: Endpoint) -> str:
+    """The id the cluster names a node by in its hasher."""
+    return Server.from_endpoint(endpoint).node_id
+
+
+def test_node_ids_are_those_of_emcache_1x():
+    """A node's id is host and port without separator, or the socket path, as in emcache 1.x."""
+    assert node_id(MemcachedHostAddress("localhost", 11211)) == "localhost11211"
+    assert node_id(MemcachedHostAddress("::1", 11211)) == "::111211"
+    assert node_id(MemcachedUnixSocketPath("/run/mc.sock")) == "/run/mc.sock"
 
 
 @pytest.mark.asyncio
@@ -43,6 +55,35 @@ async def test_pick_pools_groups_keys_like_pick_pool(memcached_cluster):
             assert all(cluster.pick_pool(key) is pool for key in keys)
             assert keys == [key for key in KEYS if key in set(keys)]
         assert cluster.pick_pools([]) == {}
+    finally:
+        await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_pick_pools_hashes_only_uncached_keys_with_pick_many(memcached_cluster):
+    """Keys without a cached route go to the hasher's pick_many in one call; cached ones never."""
+    calls: list[tuple[str, list[bytes]]] = []
+
+    class Recording:
+        def __init__(self, nodes):
+            self.hasher = Rendezvous(nodes)
+
+        def pick(self, key):
+            calls.append(("pick", [key]))
+            return self.hasher.pick(key)
+
+        def pick_many(self, keys):
+            calls.append(("pick_many", list(keys)))
+            return self.hasher.pick_many(keys)
+
+    endpoints = [address(node) for node in memcached_cluster]
+    cluster = await Cluster.create(endpoints, config(hasher_factory=Recording))
+    try:
+        cluster.pick_pool(KEYS[0])
+        groups = cluster.pick_pools(KEYS[:100])
+        assert calls == [("pick", KEYS[:1]), ("pick_many", KEYS[1:100])]
+        assert cluster.pick_pools(KEYS[:100]) == groups
+        assert len(calls) == 2
     finally:
         await cluster.close()
 
@@ -117,6 +158,8 @@ async def test_pool_for_unknown_endpoint_raises_key_error(memcached):
     try:
         with pytest.raises(KeyError, match=r"127\.0\.0\.1:1 is not a node"):
             cluster.pool_for(MemcachedHostAddress("127.0.0.1", 1))
+        with pytest.raises(KeyError, match=r"\[::1\]:11211 is not a node"):
+            cluster.pool_for(MemcachedHostAddress("::1", 11211))
     finally:
         await cluster.close()
 
@@ -145,6 +188,10 @@ async def test_remembered_routes_stay_exact_and_bounded(memcached_cluster):
                 assert cluster.pick_pool(key) is by_id[hasher.pick(key)]
                 assert len(cluster._routes) <= _cluster._ROUTE_CACHE_SIZE
         groups = cluster.pick_pools(keys[:500])
+        for pool, group in groups.items():
+            assert all(by_id[hasher.pick(key)] is pool for key in group)
+        groups = cluster.pick_pools(keys)
+        assert sum(len(group) for group in groups.values()) == len(keys)
         for pool, group in groups.items():
             assert all(by_id[hasher.pick(key)] is pool for key in group)
     finally:

@@ -1,10 +1,10 @@
-"""PoolConfig and the endpoints: defaults, validation, identity."""
+"""PoolConfig and the endpoints: defaults, validation, identity, text."""
 
 from __future__ import annotations
 
 import pytest
 
-from emcache_pool import MemcachedHostAddress, MemcachedUnixSocketPath, PoolConfig, node_id
+from emcache_pool import MemcachedHostAddress, MemcachedUnixSocketPath, PoolConfig, endpoint_text
 
 
 def test_pool_config_defaults_match_the_client_defaults():
@@ -63,7 +63,8 @@ def test_endpoints_are_positional_values():
     assert len({MemcachedUnixSocketPath("/tmp/a"), MemcachedUnixSocketPath("/tmp/a")}) == 1
 
 
-def test_node_id_matches_emcache_1x():
-    """The node id is host and port without separator, or the socket path."""
-    assert node_id(MemcachedHostAddress("localhost", 11211)) == "localhost11211"
-    assert node_id(MemcachedUnixSocketPath("/run/mc.sock")) == "/run/mc.sock"
+def test_endpoint_text_brackets_ipv6_addresses():
+    """The text is host:port, an IPv6 address in brackets, or the socket path."""
+    assert endpoint_text(MemcachedHostAddress("10.0.0.1", 11211)) == "10.0.0.1:11211"
+    assert endpoint_text(MemcachedHostAddress("::1", 11211)) == "[::1]:11211"
+    assert endpoint_text(MemcachedUnixSocketPath("/run/mc.sock")) == "/run/mc.sock"

@@ -16,6 +16,21 @@ def test_version_is_a_string() -> None:
     assert emcache_pool.__version__.count(".") == 2
 
 
+def test_contract_names_are_exported() -> None:
+    """The names the cluster and the facade import are there; routing ids are not the pool's."""
+    expected = {
+        "ConnectionPool",
+        "ConnectionPoolMetrics",
+        "Endpoint",
+        "MemcachedHostAddress",
+        "MemcachedUnixSocketPath",
+        "PoolConfig",
+        "endpoint_text",
+    }
+    assert expected <= set(emcache_pool.__all__)
+    assert "node_id" not in emcache_pool.__all__
+
+
 def test_errors_share_the_pool_error_base() -> None:
     """Every error of the package derives from PoolError."""
     from emcache_pool import errors

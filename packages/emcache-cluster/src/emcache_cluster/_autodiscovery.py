@@ -36,23 +36,16 @@ from collections.abc import Callable, Collection, Sequence
 import attrs
 
 from emcache_cluster.errors import AutodiscoveryError
-from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, PoolConfig
+from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, PoolConfig, endpoint_text
 from emcache_pool.errors import PoolError, ServerProtocolError
 from emcache_protocol import ClusterConfig as ConfigReply
 from emcache_protocol import ErrorReply, ProtocolError, ReplyKind, config_get_cluster_command
 
-__all__ = ["Autodiscovery", "discovered_endpoints", "endpoint_text", "fetch_config"]
+__all__ = ["Autodiscovery", "discovered_endpoints", "fetch_config"]
 
 logger = logging.getLogger("emcache_cluster")
 
 ApplyNodes = Callable[[list[MemcachedHostAddress]], None]
-
-
-def endpoint_text(endpoint: Endpoint) -> str:
-    """Return ``host:port`` or the socket path, for messages."""
-    if isinstance(endpoint, MemcachedHostAddress):
-        return f"{endpoint.address}:{endpoint.port}"
-    return endpoint.path
 
 
 def discovered_endpoints(config: ConfigReply) -> list[MemcachedHostAddress]:

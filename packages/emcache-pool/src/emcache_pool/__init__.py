@@ -8,7 +8,12 @@ from emcache_pool.__about__ import __version__
 from emcache_pool._config import OnConnect, PoolConfig
 from emcache_pool._connect import connect
 from emcache_pool._connection import Connection, open_connection
-from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath, node_id
+from emcache_pool._endpoints import (
+    Endpoint,
+    MemcachedHostAddress,
+    MemcachedUnixSocketPath,
+    endpoint_text,
+)
 from emcache_pool._metrics import ConnectionPoolMetrics
 from emcache_pool._pool import ConnectionPool
 
@@ -23,7 +28,7 @@ __all__ = [
     "PoolConfig",
     "__version__",
     "connect",
-    "node_id",
+    "endpoint_text",
     "open_connection",
 ]
 

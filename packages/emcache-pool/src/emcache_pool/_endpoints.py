@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 import attrs
 
-__all__ = ["Endpoint", "MemcachedHostAddress", "MemcachedUnixSocketPath", "node_id"]
+__all__ = ["Endpoint", "MemcachedHostAddress", "MemcachedUnixSocketPath", "endpoint_text"]
 
 
 @attrs.frozen
@@ -41,25 +41,18 @@ Endpoint: TypeAlias = MemcachedHostAddress | MemcachedUnixSocketPath
 """Where a node listens: a host and port, or a unix socket path."""
 
 
-def node_id(endpoint: Endpoint) -> str:
-    """Return the node identifier used for key routing.
+def endpoint_text(endpoint: Endpoint) -> str:
+    """Return where ``endpoint`` listens as people write it, for messages and logs.
 
-    It is the identifier of emcache 1.x: ``f"{address}{port}"`` (no separator) for TCP and the
-    path for unix sockets, so that both clients route every key to the same node.
+    ``host:port`` for TCP, with an IPv6 address in brackets (``[::1]:11211``) so the
+    port cannot be read as part of it, and the path for a unix socket.
 
     Args:
         endpoint: The node.
 
     Returns:
-        The identifier string.
+        The text, e.g. ``"10.0.0.1:11211"``, ``"[::1]:11211"`` or ``"/run/mc.sock"``.
     """
-    if isinstance(endpoint, MemcachedHostAddress):
-        return f"{endpoint.address}{endpoint.port}"
-    return endpoint.path
-
-
-def endpoint_text(endpoint: Endpoint) -> str:
-    """Return a readable ``host:port`` or path, for messages and logs."""
     if isinstance(endpoint, MemcachedHostAddress):
         if ":" in endpoint.address:
             return f"[{endpoint.address}]:{endpoint.port}"
