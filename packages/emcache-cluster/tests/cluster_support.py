@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from emcache_cluster import Cluster, ClusterEvents, ClusterManagment, ClusterSettings
+from emcache_cluster import Cluster, ClusterEvents, ClusterManagement, ClusterSettings
 from emcache_pool import MemcachedHostAddress, PoolConfig
 from emcache_protocol import ReplyKind, storage_command
 
@@ -60,20 +60,20 @@ class RecordingEvents(ClusterEvents):
 
     def __init__(self) -> None:
         self.events: list[tuple[str, object]] = []
-        self.views: list[ClusterManagment] = []
+        self.views: list[ClusterManagement] = []
 
-    async def on_node_healthy(self, cluster_managment: ClusterManagment, host: object) -> None:
-        self.views.append(cluster_managment)
+    async def on_node_healthy(self, cluster_management: ClusterManagement, host: object) -> None:
+        self.views.append(cluster_management)
         self.events.append(("healthy", host))
 
-    async def on_node_unhealthy(self, cluster_managment: ClusterManagment, host: object) -> None:
-        self.views.append(cluster_managment)
+    async def on_node_unhealthy(self, cluster_management: ClusterManagement, host: object) -> None:
+        self.views.append(cluster_management)
         self.events.append(("unhealthy", host))
 
-    async def on_node_added(self, cluster_managment: ClusterManagment, host: object) -> None:
-        self.views.append(cluster_managment)
+    async def on_node_added(self, cluster_management: ClusterManagement, host: object) -> None:
+        self.views.append(cluster_management)
         self.events.append(("added", host))
 
-    async def on_node_removed(self, cluster_managment: ClusterManagment, host: object) -> None:
-        self.views.append(cluster_managment)
+    async def on_node_removed(self, cluster_management: ClusterManagement, host: object) -> None:
+        self.views.append(cluster_management)
         self.events.append(("removed", host))

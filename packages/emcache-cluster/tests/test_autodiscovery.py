@@ -83,7 +83,7 @@ async def test_autodiscovery_grows_and_shrinks_under_load(launcher, config_endpo
     cluster = await Cluster.create(
         [config_address(config_endpoint)], discovery(cluster_events=events)
     )
-    view = cluster.cluster_managment
+    view = cluster.management
     workload = Workload(cluster)
     try:
         assert view.nodes() == endpoints[:2]
@@ -123,7 +123,7 @@ async def test_removed_node_finishes_in_flight_requests(launcher, config_endpoin
         )
         await asyncio.sleep(0.05)
         config_endpoint.set_nodes(pairs(nodes[:1]))
-        await wait_until(lambda: cluster.cluster_managment.nodes() == endpoints[:1], limit=5)
+        await wait_until(lambda: cluster.management.nodes() == endpoints[:1], limit=5)
         assert all(cluster.pick_pool(b"k%d" % i) is not pool for i in range(50))
         nodes[1].resume()
         [value] = await asyncio.wait_for(pending, 5)
@@ -146,9 +146,9 @@ async def test_autodiscovery_ignores_older_and_equal_versions(launcher, config_e
         config_endpoint.set_nodes(pairs(nodes), version=5)
         requests = config_endpoint.requests
         await wait_until(lambda: config_endpoint.requests >= requests + 2)
-        assert cluster.cluster_managment.nodes() == [address(node) for node in nodes[:2]]
+        assert cluster.management.nodes() == [address(node) for node in nodes[:2]]
         config_endpoint.set_nodes(pairs(nodes), version=6)
-        await wait_until(lambda: len(cluster.cluster_managment.nodes()) == 3)
+        await wait_until(lambda: len(cluster.management.nodes()) == 3)
     finally:
         await cluster.close()
 
@@ -180,12 +180,12 @@ async def test_faulty_endpoint_keeps_the_last_node_list(
             config_endpoint.mode = mode
             config_endpoint.set_nodes(pairs(nodes[:1]))
             await wait_until(lambda: any(reason in r.getMessage() for r in cluster_records()))
-        assert cluster.cluster_managment.nodes() == [address(node) for node in nodes]
+        assert cluster.management.nodes() == [address(node) for node in nodes]
         warning = next(r for r in cluster_records() if reason in r.getMessage())
         assert warning.levelno == logging.WARNING
         assert "keeping the last node list" in warning.getMessage()
         config_endpoint.mode = "ok"
-        await wait_until(lambda: len(cluster.cluster_managment.nodes()) == 1, limit=5)
+        await wait_until(lambda: len(cluster.management.nodes()) == 1, limit=5)
     finally:
         await cluster.close()
 
@@ -202,7 +202,7 @@ async def test_empty_node_list_keeps_the_last_node_list(launcher, config_endpoin
             await wait_until(
                 lambda: any("empty node list" in r.getMessage() for r in caplog.records)
             )
-        assert len(cluster.cluster_managment.nodes()) == 2
+        assert len(cluster.management.nodes()) == 2
     finally:
         await cluster.close()
 
@@ -225,7 +225,7 @@ async def test_create_starts_without_nodes_when_first_discovery_fails(
         )
     try:
         assert time.monotonic() - start < 1.0
-        assert cluster.cluster_managment.nodes() == []
+        assert cluster.management.nodes() == []
         with pytest.raises(ClusterNoAvailableNodes, match=reason) as info:
             cluster.pick_pool(b"key")
         assert str(info.value).startswith("autodiscovery has found no nodes yet: ")
@@ -254,7 +254,7 @@ async def test_nodes_are_used_as_soon_as_an_endpoint_answers(memcached, config_e
         with pytest.raises(ClusterNoAvailableNodes, match="answered ERROR"):
             cluster.pick_pool(b"key")
         config_endpoint.mode = "ok"
-        await wait_until(lambda: cluster.cluster_managment.nodes() == [address(memcached)])
+        await wait_until(lambda: cluster.management.nodes() == [address(memcached)])
         assert await set_key(cluster, b"key") is not None
         await wait_until(lambda: ("added", address(memcached)) in events.events)
     finally:
@@ -292,7 +292,7 @@ async def test_create_asks_the_next_configuration_endpoint(memcached, config_end
     endpoints = [address(memcached), config_address(config_endpoint)]
     cluster = await Cluster.create(endpoints, discovery())
     try:
-        assert cluster.cluster_managment.nodes() == [address(memcached)]
+        assert cluster.management.nodes() == [address(memcached)]
     finally:
         await cluster.close()
 
@@ -350,7 +350,7 @@ async def test_a_hanging_first_endpoint_leaves_the_first_discovery_to_the_next(
     cluster = await Cluster.create(endpoints, discovery(autodiscovery_timeout=3.0))
     try:
         assert time.monotonic() - start < 2.5  # the silent endpoint's share is 1.5 s
-        assert cluster.cluster_managment.nodes() == [address(memcached)]
+        assert cluster.management.nodes() == [address(memcached)]
         # The request to the silent endpoint was given up and its connection closed.
         await wait_until(lambda: silent_endpoint.lost == len(silent_endpoint.transports) == 1)
     finally:
@@ -366,14 +366,14 @@ async def test_a_hanging_endpoint_leaves_every_poll_to_the_next(memcached_cluste
         endpoints = [config_address(config_endpoint), config_address(second)]
         cluster = await Cluster.create(endpoints, discovery(autodiscovery_timeout=4.0))
         try:
-            assert cluster.cluster_managment.nodes() == [address(nodes[0])]
+            assert cluster.management.nodes() == [address(nodes[0])]
             config_endpoint.mode = "hang"
             second.set_nodes(pairs(nodes), version=10)
             # The hung endpoint costs its share (2 s), not the whole timeout (4 s).
-            await wait_until(lambda: len(cluster.cluster_managment.nodes()) == 3, limit=3.0)
+            await wait_until(lambda: len(cluster.management.nodes()) == 3, limit=3.0)
             # The endpoint that answered is asked first from then on.
             second.set_nodes(pairs(nodes[:2]), version=11)
-            await wait_until(lambda: len(cluster.cluster_managment.nodes()) == 2, limit=1.0)
+            await wait_until(lambda: len(cluster.management.nodes()) == 2, limit=1.0)
         finally:
             await cluster.close()
 

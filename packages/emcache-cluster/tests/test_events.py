@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from emcache_cluster import ClusterEvents, ClusterManagment
+from emcache_cluster import ClusterEvents, ClusterManagement
 from emcache_cluster._events import EventDispatcher
 from emcache_pool import MemcachedHostAddress
 
@@ -31,7 +31,7 @@ async def test_dispatcher_runs_hooks_in_order_one_at_a_time():
         log.append(("end", host))
         running -= 1
 
-    dispatcher = EventDispatcher(ClusterManagment({}))
+    dispatcher = EventDispatcher(ClusterManagement({}))
     for host in (A, B, C):
         dispatcher.put(hook, host)
     await asyncio.sleep(0.2)
@@ -50,7 +50,7 @@ async def test_dispatcher_logs_a_failing_hook_and_goes_on(caplog):
     async def recording(view, host):
         seen.append(host)
 
-    dispatcher = EventDispatcher(ClusterManagment({}))
+    dispatcher = EventDispatcher(ClusterManagement({}))
     with caplog.at_level(logging.ERROR, logger="emcache_cluster"):
         dispatcher.put(failing, A)
         dispatcher.put(recording, B)
@@ -72,7 +72,7 @@ async def test_dispatcher_drops_the_oldest_event_when_full(caplog):
         await release.wait()
         seen.append(host)
 
-    dispatcher = EventDispatcher(ClusterManagment({}), maxsize=2)
+    dispatcher = EventDispatcher(ClusterManagement({}), maxsize=2)
     dispatcher.put(blocking, A)
     await asyncio.sleep(0)  # the task takes A and blocks in its hook
     with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
@@ -95,7 +95,7 @@ async def test_dispatcher_close_from_inside_a_hook_ends_after_it():
         await dispatcher.close()
         seen.append(host)
 
-    dispatcher = EventDispatcher(ClusterManagment({}))
+    dispatcher = EventDispatcher(ClusterManagement({}))
     dispatcher.put(closing, A)
     dispatcher.put(closing, B)
     await asyncio.sleep(0.05)
@@ -107,7 +107,7 @@ async def test_dispatcher_close_from_inside_a_hook_ends_after_it():
 async def test_cluster_events_defaults_do_nothing():
     """The default hooks accept the view and an endpoint and return None."""
     events = ClusterEvents()
-    view = ClusterManagment({})
+    view = ClusterManagement({})
     for hook in (
         events.on_node_healthy,
         events.on_node_unhealthy,
@@ -117,9 +117,9 @@ async def test_cluster_events_defaults_do_nothing():
         assert await hook(view, A) is None
 
 
-def test_cluster_managment_of_no_nodes_is_empty():
+def test_cluster_management_of_no_nodes_is_empty():
     """A view over an empty node table reports nothing."""
-    view = ClusterManagment({})
+    view = ClusterManagement({})
     assert view.nodes() == []
     assert view.healthy_nodes() == []
     assert view.unhealthy_nodes() == []

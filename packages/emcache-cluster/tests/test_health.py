@@ -17,7 +17,7 @@ KEYS = [b"key-%d" % i for i in range(200)]
 async def poke_until_unhealthy(cluster, endpoint):
     """Send requests to a dead node's pool until the cluster sees it unhealthy."""
     pool = cluster.pool_for(endpoint)
-    view = cluster.cluster_managment
+    view = cluster.management
 
     async def poke():
         while endpoint not in view.unhealthy_nodes():
@@ -41,7 +41,7 @@ async def test_killed_node_fires_unhealthy_then_healthy_when_back(memcached_clus
         victim.kill()
         await poke_until_unhealthy(cluster, endpoints[1])
         await wait_until(lambda: ("unhealthy", endpoints[1]) in events.events)
-        view = cluster.cluster_managment
+        view = cluster.management
         assert view.unhealthy_nodes() == [endpoints[1]]
         assert view.healthy_nodes() == [endpoints[0], endpoints[2]]
         assert view.nodes() == endpoints
@@ -72,7 +72,7 @@ async def test_purge_routes_around_an_unhealthy_node(memcached_cluster):
         for key in owned:
             await set_key(cluster, key)
         await asyncio.to_thread(memcached_cluster[0].restart)
-        await wait_until(lambda: not cluster.cluster_managment.unhealthy_nodes(), limit=15)
+        await wait_until(lambda: not cluster.management.unhealthy_nodes(), limit=15)
         assert all(cluster.pick_pool(key) is dead for key in owned)
     finally:
         await cluster.close()
@@ -107,7 +107,7 @@ async def test_no_available_nodes_when_every_node_is_purged(launcher):
         with pytest.raises(ClusterNoAvailableNodes):
             cluster.pick_pools([b"key"])
         await asyncio.to_thread(nodes[1].restart)
-        await wait_until(lambda: endpoints[1] in cluster.cluster_managment.healthy_nodes(), 15)
+        await wait_until(lambda: endpoints[1] in cluster.management.healthy_nodes(), 15)
         assert cluster.pick_pool(b"key") is cluster.pool_for(endpoints[1])
     finally:
         await cluster.close()
@@ -121,7 +121,7 @@ async def test_connection_pool_metrics_cover_every_node(memcached_cluster):
     try:
         for key in KEYS[:20]:
             await set_key(cluster, key)
-        metrics = cluster.cluster_managment.connection_pool_metrics()
+        metrics = cluster.management.connection_pool_metrics()
         assert list(metrics) == endpoints
         for endpoint, value in metrics.items():
             assert type(value) is type(cluster.pool_for(endpoint).metrics())

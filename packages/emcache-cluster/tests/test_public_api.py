@@ -23,7 +23,7 @@ def test_contract_names_are_exported() -> None:
         "Cluster",
         "ClusterError",
         "ClusterEvents",
-        "ClusterManagment",
+        "ClusterManagement",
         "ClusterNoAvailableNodes",
         "ClusterSettings",
     }

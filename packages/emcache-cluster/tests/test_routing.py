@@ -139,7 +139,7 @@ async def test_create_deduplicates_endpoints(memcached):
     """An endpoint given twice makes one node."""
     cluster = await Cluster.create([address(memcached), address(memcached)], config())
     try:
-        assert cluster.cluster_managment.nodes() == [address(memcached)]
+        assert cluster.management.nodes() == [address(memcached)]
     finally:
         await cluster.close()
 

@@ -47,3 +47,12 @@ def test_new_error_names_are_exported() -> None:
     """The errors that keep the 1.x contract are exported at the top level."""
     for name in ("CacheUnavailableError", "OperationTimeoutError", "ConnectionFailedError"):
         assert name in emcache.__all__
+
+
+def test_cluster_managment_is_the_1x_spelling_of_cluster_management() -> None:
+    """ClusterManagment, the 1.x name, is the very ClusterManagement class of emcache_cluster."""
+    import emcache_cluster
+
+    assert emcache.ClusterManagment is emcache.ClusterManagement
+    assert emcache.ClusterManagement is emcache_cluster.ClusterManagement
+    assert "ClusterManagment" not in emcache_cluster.__all__

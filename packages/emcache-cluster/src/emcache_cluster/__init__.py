@@ -10,7 +10,7 @@ with autodiscovery follows the node list of a ``config get cluster`` endpoint.
 
 from emcache_cluster.__about__ import __version__
 from emcache_cluster._cluster import Cluster
-from emcache_cluster._events import ClusterEvents, ClusterManagment
+from emcache_cluster._events import ClusterEvents, ClusterManagement
 from emcache_cluster._settings import ClusterSettings, HasherFactory
 from emcache_cluster.errors import (
     AutodiscoveryError,
@@ -25,9 +25,13 @@ __all__ = [
     "Cluster",
     "ClusterError",
     "ClusterEvents",
-    "ClusterManagment",
+    "ClusterManagement",
     "ClusterNoAvailableNodes",
     "ClusterSettings",
     "HasherFactory",
     "__version__",
 ]
+
+# The emcache 1.x spelling, for the facade's client module until it imports
+# ClusterManagement; not public here (the facade owns the 1.x names).
+ClusterManagment = ClusterManagement

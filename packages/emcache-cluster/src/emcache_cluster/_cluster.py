@@ -22,7 +22,7 @@ dict; everything that allocates happens on the rare rebuild. Keys missing from
 through ``pick_many``, which groups them as the hasher's own routing does.
 
 The node table ``_nodes`` is mutated in place and never rebound: the
-:class:`ClusterManagment` view reads it live.
+:class:`ClusterManagement` view reads it live.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import logging
 from collections.abc import Sequence
 
 from emcache_cluster._autodiscovery import Autodiscovery
-from emcache_cluster._events import ClusterManagment, EventDispatcher, Hook
+from emcache_cluster._events import ClusterManagement, EventDispatcher, Hook
 from emcache_cluster._node import Node
 from emcache_cluster._settings import ClusterSettings
 from emcache_cluster.errors import AutodiscoveryError, ClusterNoAvailableNodes
@@ -55,7 +55,7 @@ class Cluster:
     Build it with :meth:`create`.
 
     Attributes:
-        cluster_managment: The read-only view handed to event hooks.
+        management: The read-only view handed to event hooks.
     """
 
     __slots__ = (
@@ -70,7 +70,7 @@ class Cluster:
         "_routes",
         "_settings",
         "_single",
-        "cluster_managment",
+        "management",
     )
 
     def __init__(self, settings: ClusterSettings) -> None:
@@ -85,9 +85,14 @@ class Cluster:
         self._autodiscovery: Autodiscovery | None = None
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
-        self.cluster_managment = ClusterManagment(self._nodes)
+        self.management = ClusterManagement(self._nodes)
         events = settings.cluster_events
-        self._dispatcher = None if events is None else EventDispatcher(self.cluster_managment)
+        self._dispatcher = None if events is None else EventDispatcher(self.management)
+
+    @property
+    def cluster_managment(self) -> ClusterManagement:
+        """The former name of :attr:`management`, until the facade's client reads that."""
+        return self.management
 
     @classmethod
     async def create(cls, endpoints: Sequence[Endpoint], settings: ClusterSettings) -> Cluster:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from emcache_cluster._node import Node
 from emcache_pool import ConnectionPoolMetrics, Endpoint
 
-__all__ = ["EVENT_QUEUE_SIZE", "ClusterEvents", "ClusterManagment", "EventDispatcher"]
+__all__ = ["EVENT_QUEUE_SIZE", "ClusterEvents", "ClusterManagement", "EventDispatcher"]
 
 logger = logging.getLogger("emcache_cluster")
 
@@ -28,7 +28,7 @@ EVENT_QUEUE_SIZE = 1024
 """Events waiting for their hook beyond this many drop the oldest one."""
 
 
-class ClusterManagment:
+class ClusterManagement:
     """A read-only view of the cluster, handed to every event hook.
 
     It reads the live node table, so a hook always sees the current state,
@@ -60,38 +60,40 @@ class ClusterManagment:
 class ClusterEvents:
     """Hooks called when a node changes; subclass and override the ones you need.
 
-    Every hook is a coroutine receiving the :class:`ClusterManagment` view and
+    Every hook is a coroutine receiving the :class:`ClusterManagement` view and
     the endpoint of the node concerned. The defaults do nothing.
     """
 
-    async def on_node_healthy(self, cluster_managment: ClusterManagment, host: Endpoint) -> None:
+    async def on_node_healthy(self, cluster_management: ClusterManagement, host: Endpoint) -> None:
         """Called when a node reports healthy after having reported unhealthy."""
 
-    async def on_node_unhealthy(self, cluster_managment: ClusterManagment, host: Endpoint) -> None:
+    async def on_node_unhealthy(
+        self, cluster_management: ClusterManagement, host: Endpoint
+    ) -> None:
         """Called when a node reports unhealthy."""
 
-    async def on_node_added(self, cluster_managment: ClusterManagment, host: Endpoint) -> None:
+    async def on_node_added(self, cluster_management: ClusterManagement, host: Endpoint) -> None:
         """Called when autodiscovery adds a node to the cluster."""
 
-    async def on_node_removed(self, cluster_managment: ClusterManagment, host: Endpoint) -> None:
+    async def on_node_removed(self, cluster_management: ClusterManagement, host: Endpoint) -> None:
         """Called when autodiscovery removes a node from the cluster."""
 
 
-Hook = Callable[[ClusterManagment, Endpoint], Awaitable[None]]
+Hook = Callable[[ClusterManagement, Endpoint], Awaitable[None]]
 
 
 class EventDispatcher:
     """Runs event hooks in order, one at a time, from a single task."""
 
-    def __init__(self, managment: ClusterManagment, *, maxsize: int = EVENT_QUEUE_SIZE) -> None:
-        self._managment = managment
+    def __init__(self, management: ClusterManagement, *, maxsize: int = EVENT_QUEUE_SIZE) -> None:
+        self._management = management
         self._queue: asyncio.Queue[tuple[Hook, Endpoint]] = asyncio.Queue(maxsize)
         self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(
             self._run(), name="emcache_cluster events"
         )
 
     def put(self, hook: Hook, endpoint: Endpoint) -> None:
-        """Queue ``hook(managment, endpoint)``; drop the oldest queued event if full."""
+        """Queue ``hook(management, endpoint)``; drop the oldest queued event if full."""
         if self._task is None:
             return
         if self._queue.full():
@@ -118,7 +120,7 @@ class EventDispatcher:
         while self._task is not None:
             hook, endpoint = await self._queue.get()
             try:
-                await hook(self._managment, endpoint)
+                await hook(self._management, endpoint)
             except Exception:
                 logger.exception(
                     "cluster event hook %s raised for %r; later events still run",

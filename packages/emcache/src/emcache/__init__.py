@@ -25,6 +25,7 @@ from emcache._config import (
 )
 from emcache._create import create_client
 from emcache._item import Item
+from emcache.cluster import ClusterManagment
 from emcache.errors import (
     AuthenticationError,
     AutodiscoveryError,
@@ -38,7 +39,7 @@ from emcache.errors import (
     OperationTimeoutError,
     StorageCommandError,
 )
-from emcache_cluster import ClusterEvents, ClusterManagment
+from emcache_cluster import ClusterEvents, ClusterManagement
 from emcache_pool import ConnectionPoolMetrics, MemcachedHostAddress, MemcachedUnixSocketPath
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "ClusterEvents",
+    "ClusterManagement",
     "ClusterManagment",
     "ClusterNoAvailableNodes",
     "CommandError",

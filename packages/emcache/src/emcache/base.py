@@ -7,7 +7,8 @@ top-level package exports; ``Client`` is the concrete client.
 
 from emcache._client import Client
 from emcache._item import Item
-from emcache_cluster import ClusterEvents, ClusterManagment
+from emcache.cluster import ClusterManagment
+from emcache_cluster import ClusterEvents
 from emcache_pool import ConnectionPoolMetrics, MemcachedHostAddress, MemcachedUnixSocketPath
 
 __all__ = [

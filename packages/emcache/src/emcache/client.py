@@ -23,13 +23,14 @@ from emcache._config import (
 )
 from emcache._create import create_client
 from emcache._item import Item
+from emcache.cluster import ClusterManagment
 from emcache.errors import (
     CommandError,
     NotFoundCommandError,
     NotStoredStorageCommandError,
     StorageCommandError,
 )
-from emcache_cluster import ClusterEvents, ClusterManagment
+from emcache_cluster import ClusterEvents
 from emcache_pool import MemcachedHostAddress, MemcachedUnixSocketPath
 
 __all__ = [
