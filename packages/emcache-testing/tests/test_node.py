@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from emcache_testing import AsciiAuth, MemcachedLauncher, MemcachedNode, NodeError
+from emcache_testing import (
+    AsciiAuth,
+    MemcachedLauncher,
+    MemcachedNode,
+    NodeError,
+    TLSMaterial,
+    make_tls_material,
+)
 
 
 def _state(pid: int) -> str:
@@ -199,6 +206,21 @@ def test_auth_node_requires_its_credentials(memcached_auth_node: MemcachedNode) 
         sock.sendall(b"version\r\n")
         assert sock.recv(100).startswith(b"CLIENT_ERROR unauthenticated")
     assert memcached_auth_node.command_reply(b"version\r\n").startswith(b"VERSION")
+
+
+def test_a_tls_node_whose_certificate_fails_checks_still_starts(
+    memcached_launcher: MemcachedLauncher, tmp_path: Path
+) -> None:
+    """A certificate meant to fail a client's checks does not keep the node from starting."""
+    material = make_tls_material(tmp_path)
+    wrong_name = TLSMaterial(material.ca_file, material.cert_file, material.key_file, "elsewhere")
+    node = memcached_launcher.start(tls=wrong_name)[0]
+    assert node.command_reply(b"version\r\n").startswith(b"VERSION")
+    with (
+        socket.create_connection(node.address, timeout=2) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        wrong_name.ssl_context().wrap_socket(raw, server_hostname=wrong_name.hostname)
 
 
 def test_tls_and_auth_together(memcached_launcher: MemcachedLauncher) -> None:

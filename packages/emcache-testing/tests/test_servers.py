@@ -67,6 +67,43 @@ class TestFakeConfigEndpoint:
         assert _exchange(endpoint.address, b"config get cluster\r\n") == b"ERROR\r\n"
         assert endpoint.requests == 2
 
+    def test_comes_back_on_the_same_port(self) -> None:
+        """Started again after close, the endpoint listens where clients knew it."""
+
+        async def scenario() -> tuple[int, int, bytes]:
+            endpoint = FakeConfigEndpoint([("127.0.0.1", 1)])
+            await endpoint.start()
+            first = endpoint.port
+            await endpoint.close()
+            await endpoint.start()
+            try:
+                reader, writer = await asyncio.open_connection(*endpoint.address)
+                writer.write(b"config get cluster\r\n")
+                reply = await reader.readuntil(b"END\r\n")
+                writer.close()
+            finally:
+                await endpoint.close()
+            return first, endpoint.port, reply
+
+        first, second, reply = asyncio.run(scenario())
+        assert first == second
+        assert reply.startswith(b"CONFIG cluster 0 ")
+
+    def test_leaving_hang_mode_answers_the_next_requests(self) -> None:
+        """A held request stays unanswered; once the mode changes the next ones are answered."""
+        with serve_in_thread(FakeConfigEndpoint([("127.0.0.1", 1)])) as endpoint:
+            endpoint.mode = "hang"
+            with socket.create_connection(endpoint.address, timeout=2) as held:
+                held.sendall(b"config get cluster\r\n")
+                deadline = time.monotonic() + 2
+                while endpoint.requests == 0 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                endpoint.mode = "ok"
+                held.sendall(b"config get cluster\r\n")
+                reply = held.recv(4096)
+        assert reply.startswith(b"CONFIG cluster 0 ")
+        assert reply.count(b"END") == 1
+
     def test_hanging_endpoint_answers_nothing(self) -> None:
         """In hang mode a request stays unanswered, and closing the endpoint still works."""
         with serve_in_thread(FakeConfigEndpoint()) as endpoint:

@@ -25,7 +25,8 @@ __all__ = ["FakeConfigEndpoint", "Mode"]
 
 Mode = Literal["ok", "error", "garbage", "hang"]
 """``ok`` answers the node list; ``error`` answers ``ERROR``; ``garbage`` answers
-a reply that cannot be parsed; ``hang`` answers nothing until the endpoint closes."""
+a reply that cannot be parsed; ``hang`` holds each request unanswered until the
+mode changes or the endpoint closes (the held requests are never answered)."""
 
 
 class FakeConfigEndpoint:
@@ -73,9 +74,12 @@ class FakeConfigEndpoint:
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> FakeConfigEndpoint:
-        """Listen on a free loopback port (the port is bound here, so no other process takes it)."""
+        """Listen on a free loopback port, or on the port it had when started again after close.
+
+        The port is bound here, in this process, so no other process can take it first.
+        """
         self._closing.clear()
-        self._server = await asyncio.start_server(self._serve, self.host, 0)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -119,7 +123,9 @@ class FakeConfigEndpoint:
             return b"ERROR\r\n"
         self.requests += 1
         if self.mode == "hang":
-            await self._closing.wait()
+            # Polled rather than awaited: the mode may be changed from another thread.
+            while self.mode == "hang" and not self._closing.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
             return b""
         if self.mode == "error":
             return b"ERROR\r\n"
