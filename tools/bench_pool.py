@@ -23,7 +23,7 @@ import uvloop
 
 from emcache_pool import ConnectionPool, MemcachedHostAddress, PoolConfig
 from emcache_protocol import ReplyKind, retrieval_command, storage_command
-from emcache_tools import MemcachedLauncher
+from emcache_testing import MemcachedLauncher
 
 KEYS = [b"bench-%04d" % i for i in range(1000)]
 VALUE = b"v" * 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from emcache_tools import MemcachedLauncher
+from emcache_testing import MemcachedLauncher
 
 
 def main() -> int:
@@ -18,7 +18,7 @@ def main() -> int:
         except ImportError:
             print("the emcache facade is not installed in this environment")
             return 1
-        from emcache_tools.demo_client import run_examples
+        from demo_client import run_examples
 
         run_examples(nodes)
     print("memcached nodes stopped")

@@ -10,7 +10,7 @@ Each row says what the callers saw (successes, and per error type the count
 and the longest wait), how long after the fault ended operations on the
 faulted node succeeded again without interruption, and whether any data was
 lost or handed to the wrong caller. Fault scenarios come from
-``emcache_tools.fault_scenarios``; attacks use ``emcache_tools.hostile_server``.
+``fault_scenarios`` (next to this script); attacks use emcache-testing's ``HostileServer``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import emcache
-from emcache_tools.fault_scenarios import OP_TIMEOUT, SCENARIOS, Outcome, run_scenario
-from emcache_tools.hostile_server import Act, HostileServer, Request
+from emcache_testing import Act, HostileServer, Request
+from fault_scenarios import OP_TIMEOUT, SCENARIOS, Outcome, run_scenario
 
 ATTACK_TIMEOUT = 0.5
 

@@ -35,7 +35,7 @@ import peers  # noqa: E402
 import report  # noqa: E402
 from worker import WORKLOADS  # noqa: E402
 
-from emcache_tools import MemcachedLauncher  # noqa: E402
+from emcache_testing import MemcachedLauncher  # noqa: E402
 
 CLIENTS = ["ours", "emcache-1.3.3", "aiomcache", "memcachio", "pymemcache", "ceiling"]
 DEFAULT_WORKLOADS = [w for w in WORKLOADS if w != "rss-1m"]
