@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 
 import emcache
-from emcache_tools import FakeConfigEndpoint, MemcachedProcess
+from emcache_testing import FakeConfigEndpoint, MemcachedNode
+from node_endpoints import endpoint_of
 
 
 class SilentProtocol(asyncio.Protocol):
@@ -33,10 +34,6 @@ async def _silent_endpoint() -> AsyncIterator[emcache.MemcachedHostAddress]:
     for transport in transports:
         transport.close()
     await server.wait_closed()
-
-
-def endpoint_address(endpoint: FakeConfigEndpoint) -> emcache.MemcachedHostAddress:
-    return emcache.MemcachedHostAddress(endpoint.host, endpoint.port)
 
 
 @pytest.mark.asyncio
@@ -67,14 +64,14 @@ async def test_create_client_starts_while_the_endpoint_hangs(
 
 @pytest.mark.asyncio
 async def test_create_client_uses_the_nodes_once_the_endpoint_answers(
-    memcached: MemcachedProcess, config_endpoint: FakeConfigEndpoint
+    memcached: MemcachedNode, config_endpoint: FakeConfigEndpoint
 ) -> None:
     """After a failed first discovery, the next poll that succeeds brings the nodes into use."""
     assert memcached.port is not None
     config_endpoint.set_nodes([(memcached.host, memcached.port)])
     config_endpoint.mode = "error"
     client = await emcache.create_client(
-        [endpoint_address(config_endpoint)],
+        [endpoint_of(config_endpoint)],
         autodiscovery=True,
         autodiscovery_timeout=0.5,
         autodiscovery_poll_interval=0.1,
@@ -97,7 +94,7 @@ async def test_create_client_uses_the_nodes_once_the_endpoint_answers(
 
 @pytest.mark.asyncio
 async def test_create_client_asks_the_next_endpoint_when_the_first_hangs(
-    memcached: MemcachedProcess,
+    memcached: MemcachedNode,
     config_endpoint: FakeConfigEndpoint,
     silent_endpoint: emcache.MemcachedHostAddress,
 ) -> None:
@@ -106,7 +103,7 @@ async def test_create_client_asks_the_next_endpoint_when_the_first_hangs(
     config_endpoint.set_nodes([(memcached.host, memcached.port)])
     started = time.monotonic()
     client = await emcache.create_client(
-        [silent_endpoint, endpoint_address(config_endpoint)],
+        [silent_endpoint, endpoint_of(config_endpoint)],
         autodiscovery=True,
         autodiscovery_timeout=2.0,
     )

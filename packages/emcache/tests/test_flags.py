@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 import emcache
-from emcache_tools import MemcachedProcess
+from emcache_testing import MemcachedNode
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("flags", [0, 2**16, 2**32 - 1])
-async def test_flags_round_trip_over_the_32_bit_range(
-    memcached: MemcachedProcess, flags: int
-) -> None:
+async def test_flags_round_trip_over_the_32_bit_range(memcached: MemcachedNode, flags: int) -> None:
     """Every flags value from 0 to 2**32-1 (1.x stopped at 2**16) is stored and read back."""
     assert memcached.port is not None
     client = await emcache.create_client(

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 import emcache
-from emcache_tools import MemcachedProcess
+from emcache_testing import MemcachedNode
 
 NodeCommand = Callable[[emcache.Client, Any], Awaitable[object]]
 
@@ -23,7 +23,7 @@ COMMANDS: dict[str, NodeCommand] = {
 
 
 @pytest_asyncio.fixture(name="client")
-async def _client(memcached: MemcachedProcess) -> AsyncIterator[emcache.Client]:
+async def _client(memcached: MemcachedNode) -> AsyncIterator[emcache.Client]:
     assert memcached.port is not None
     client = await emcache.create_client(
         [emcache.MemcachedHostAddress(memcached.host, memcached.port)]
@@ -46,7 +46,7 @@ async def test_node_command_refuses_a_wrong_address_type(
 @pytest.mark.asyncio
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 async def test_node_command_accepts_the_node_address(
-    client: emcache.Client, memcached: MemcachedProcess, command: str
+    client: emcache.Client, memcached: MemcachedNode, command: str
 ) -> None:
     """The node's MemcachedHostAddress is accepted by every node command."""
     assert memcached.port is not None

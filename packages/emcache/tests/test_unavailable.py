@@ -18,14 +18,10 @@ import pytest
 import trustme
 
 import emcache
-from emcache_tools import AuthConfig, MemcachedLauncher, MemcachedProcess, free_port
+from emcache_testing import AsciiAuth, MemcachedLauncher, MemcachedNode, free_port
+from node_endpoints import endpoint_of
 
 FAST = 0.5  # seconds: well below every timeout below, so "fast" is not "timed out"
-
-
-def address(node: MemcachedProcess) -> emcache.MemcachedHostAddress:
-    assert node.port is not None
-    return emcache.MemcachedHostAddress(node.host, node.port)
 
 
 async def unavailable(endpoint: Any, **options: Any) -> tuple[BaseException, float]:
@@ -68,23 +64,23 @@ async def test_refused_node_fails_fast_as_asyncio_timeout_error() -> None:
 
 @pytest.mark.asyncio
 async def test_plaintext_client_on_tls_port_fails_fast_as_asyncio_timeout_error(
-    memcached_tls: MemcachedProcess,
+    memcached_tls: MemcachedNode,
 ) -> None:
     """A client without TLS against a TLS node raises at once, as asyncio.TimeoutError."""
-    error, took = await unavailable(address(memcached_tls))
+    error, took = await unavailable(endpoint_of(memcached_tls))
     assert isinstance(error, emcache.ConnectionFailedError)
     assert took < FAST
 
 
 @pytest.mark.asyncio
 async def test_tls_verification_failure_fails_fast_as_asyncio_timeout_error(
-    memcached_tls: MemcachedProcess, tmp_path: Path
+    memcached_tls: MemcachedNode, tmp_path: Path
 ) -> None:
     """A certificate failing verification (no extra CA, or the wrong one) is a TimeoutError."""
     other_ca = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other_ca))
     for options in ({"ssl": True}, {"ssl": True, "ssl_extra_ca": str(other_ca)}):
-        error, took = await unavailable(address(memcached_tls), **options)
+        error, took = await unavailable(endpoint_of(memcached_tls), **options)
         assert isinstance(error, emcache.ConnectionFailedError)
         assert "certificate" in str(error).lower()
         assert took < FAST
@@ -93,11 +89,11 @@ async def test_tls_verification_failure_fails_fast_as_asyncio_timeout_error(
 @pytest.mark.asyncio
 @pytest.mark.parametrize("autobatching", [False, True])
 async def test_hung_node_raises_operation_timeout(
-    memcached: MemcachedProcess, autobatching: bool
+    memcached: MemcachedNode, autobatching: bool
 ) -> None:
     """A node that does not answer costs the timeout, then an OperationTimeoutError."""
     client = await emcache.create_client(
-        [address(memcached)], timeout=0.2, autobatching=autobatching
+        [endpoint_of(memcached)], timeout=0.2, autobatching=autobatching
     )
     try:
         await client.set(b"key", b"value")
@@ -115,11 +111,11 @@ async def test_cache_unavailable_error_covers_every_outcome(launcher: MemcachedL
     """A timeout, a connection failure and no available node are all CacheUnavailableError."""
     hung, plain = launcher.start(2)
     clients = [
-        await emcache.create_client([address(hung)], timeout=0.2),
+        await emcache.create_client([endpoint_of(hung)], timeout=0.2),
         await emcache.create_client([emcache.MemcachedHostAddress("127.0.0.1", free_port())]),
         # A plain memcached answers ERROR to `config get cluster`: no node is found.
         await emcache.create_client(
-            [address(plain)], autodiscovery=True, autodiscovery_timeout=0.5
+            [endpoint_of(plain)], autodiscovery=True, autodiscovery_timeout=0.5
         ),
     ]
     seen: list[type[BaseException]] = []
@@ -144,9 +140,9 @@ async def test_cache_unavailable_error_covers_every_outcome(launcher: MemcachedL
 @pytest.mark.asyncio
 async def test_authentication_errors_stay_authentication_error(launcher: MemcachedLauncher) -> None:
     """Refused credentials raise AuthenticationError, which is not an unavailability error."""
-    node = launcher.start(auth=AuthConfig(username="app", password="right"))[0]
+    node = launcher.start(auth=AsciiAuth(username="app", password="right"))[0]
     client = await emcache.create_client(
-        [address(node)], username="app", password="wrong", timeout=2.0
+        [endpoint_of(node)], username="app", password="wrong", timeout=2.0
     )
     try:
         with pytest.raises(emcache.AuthenticationError) as info:
