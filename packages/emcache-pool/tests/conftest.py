@@ -11,20 +11,13 @@ import pytest_asyncio
 
 from emcache_pool import (
     ConnectionPool,
-    Endpoint,
     MemcachedHostAddress,
     MemcachedUnixSocketPath,
     PoolConfig,
 )
+from node_endpoints import endpoint_of
 
 PoolFactory = Callable[..., ConnectionPool]
-
-
-def endpoint_of(node: Any) -> Endpoint:
-    """The endpoint of a launcher node."""
-    if node.socket_path is not None:
-        return MemcachedUnixSocketPath(node.socket_path)
-    return MemcachedHostAddress(node.host, node.port)
 
 
 @pytest_asyncio.fixture(name="make_pool")

@@ -13,7 +13,7 @@ import pytest
 from emcache_pool import MemcachedHostAddress
 from emcache_pool.errors import ConnectError, ConnectionLostError, ServerProtocolError
 from emcache_protocol import ReplyKind, Status, retrieval_command, storage_command
-from emcache_tools import free_port
+from emcache_testing import free_port
 
 
 def _value_of(key: bytes) -> bytes:

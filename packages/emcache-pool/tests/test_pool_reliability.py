@@ -16,8 +16,7 @@ from emcache_protocol import (
     retrieval_command,
     storage_command,
 )
-from emcache_tools.delay_proxy import DelayProxy
-from emcache_tools.hostile_server import Act, HostileServer, Request
+from emcache_testing import Act, DelayProxy, HostileServer, Request
 
 GET_A = retrieval_command(b"get", [b"a"])
 
