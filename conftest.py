@@ -16,7 +16,9 @@ import pytest
 import pytest_asyncio
 from hypothesis import settings
 
-from emcache_testing import FakeConfigEndpoint, MemcachedLauncher, MemcachedNode
+from emcache_testing import AsciiAuth, FakeConfigEndpoint, MemcachedLauncher, MemcachedNode
+
+SUITE_AUTH = AsciiAuth(username="emcache-user", password="s3cr3t-Pa55")
 
 settings.register_profile("emcache", deadline=None)
 settings.load_profile("emcache")
@@ -53,9 +55,13 @@ def _memcached_tls(memcached_tls_node: MemcachedNode) -> MemcachedNode:
 
 
 @pytest.fixture(name="memcached_auth")
-def _memcached_auth(memcached_auth_node: MemcachedNode) -> MemcachedNode:
-    """One node requiring ascii auth with ``node.auth`` credentials."""
-    return memcached_auth_node
+def _memcached_auth(memcached_launcher: MemcachedLauncher) -> MemcachedNode:
+    """One node requiring ascii auth with ``node.auth``, which is always ``SUITE_AUTH``.
+
+    Unlike the plugin's node (a random password per test), some suites name
+    these credentials directly.
+    """
+    return memcached_launcher.start(auth=SUITE_AUTH)[0]
 
 
 @pytest_asyncio.fixture(name="config_endpoint")

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import pytest_asyncio
 
 from emcache_protocol import NEED_DATA, ReplyKind, ResponseParser
-from emcache_tools.launcher import MemcachedProcess
+from emcache_testing import MemcachedNode
 
 
 class StreamChannel:
@@ -56,7 +56,7 @@ async def _connect() -> AsyncIterator[Connect]:
     channels: list[StreamChannel] = []
 
     async def connect(
-        node: MemcachedProcess,
+        node: MemcachedNode,
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str = "localhost",
     ) -> StreamChannel:

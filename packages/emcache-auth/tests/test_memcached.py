@@ -21,9 +21,9 @@ from emcache_auth import (
     on_connect_step,
 )
 from emcache_protocol import ReplyKind, VersionReply, storage_command, version_command
-from emcache_tools.launcher import AuthConfig, MemcachedLauncher, MemcachedProcess
+from emcache_testing import AsciiAuth, MemcachedLauncher, MemcachedNode
 
-AUTH = AuthConfig(username="emcache-user", password="s3cr3t-Pa55")
+AUTH = AsciiAuth(username="emcache-user", password="s3cr3t-Pa55")
 WRONG_PASSWORD = "wr0ng-Pa55w0rd"
 
 # The type of the `connect` fixture from conftest.py.
@@ -42,9 +42,7 @@ async def _assert_serves(channel: Any) -> None:
 
 
 @pytest.mark.asyncio
-async def test_tls_with_extra_ca_connects(
-    memcached_tls: MemcachedProcess, connect: Connect
-) -> None:
+async def test_tls_with_extra_ca_connects(memcached_tls: MemcachedNode, connect: Connect) -> None:
     """A context trusting the server's CA through ssl_extra_ca verifies it and talks TLS."""
     assert memcached_tls.tls is not None
     channel = await connect(memcached_tls, _context(ssl_extra_ca=str(memcached_tls.tls.ca_file)))
@@ -53,7 +51,7 @@ async def test_tls_with_extra_ca_connects(
 
 @pytest.mark.asyncio
 async def test_tls_without_extra_ca_fails_verification(
-    memcached_tls: MemcachedProcess, connect: Connect
+    memcached_tls: MemcachedNode, connect: Connect
 ) -> None:
     """The default trust store does not know the test CA, so the handshake is refused."""
     with pytest.raises(ssl.SSLCertVerificationError):
@@ -62,7 +60,7 @@ async def test_tls_without_extra_ca_fails_verification(
 
 @pytest.mark.asyncio
 async def test_tls_without_verification_connects(
-    memcached_tls: MemcachedProcess, connect: Connect
+    memcached_tls: MemcachedNode, connect: Connect
 ) -> None:
     """ssl_verify=False accepts the unknown certificate."""
     channel = await connect(memcached_tls, _context(ssl_verify=False))
@@ -71,7 +69,7 @@ async def test_tls_without_verification_connects(
 
 @pytest.mark.asyncio
 async def test_tls_wrong_hostname_is_refused(
-    memcached_tls: MemcachedProcess, connect: Connect
+    memcached_tls: MemcachedNode, connect: Connect
 ) -> None:
     """A trusted certificate issued for another name fails the hostname check."""
     assert memcached_tls.tls is not None
@@ -82,7 +80,7 @@ async def test_tls_wrong_hostname_is_refused(
 
 @pytest.mark.asyncio
 async def test_tls_wrong_hostname_allowed_without_verification(
-    memcached_tls: MemcachedProcess, connect: Connect
+    memcached_tls: MemcachedNode, connect: Connect
 ) -> None:
     """ssl_verify=False also turns the hostname check off."""
     channel = await connect(
@@ -92,7 +90,7 @@ async def test_tls_wrong_hostname_allowed_without_verification(
 
 
 @pytest.mark.asyncio
-async def test_authenticate_accepted(memcached_auth: MemcachedProcess, connect: Connect) -> None:
+async def test_authenticate_accepted(memcached_auth: MemcachedNode, connect: Connect) -> None:
     """The right credentials authenticate the connection, which then serves requests."""
     assert memcached_auth.auth is not None
     channel = await connect(memcached_auth)
@@ -103,7 +101,7 @@ async def test_authenticate_accepted(memcached_auth: MemcachedProcess, connect: 
 
 @pytest.mark.asyncio
 async def test_authenticate_wrong_password_refused(
-    memcached_auth: MemcachedProcess, connect: Connect
+    memcached_auth: MemcachedNode, connect: Connect
 ) -> None:
     """A wrong password fails with AuthFailedError naming the user, not the password."""
     assert memcached_auth.auth is not None
@@ -118,7 +116,7 @@ async def test_authenticate_wrong_password_refused(
 
 @pytest.mark.asyncio
 async def test_authenticate_unknown_user_refused(
-    memcached_auth: MemcachedProcess, connect: Connect
+    memcached_auth: MemcachedNode, connect: Connect
 ) -> None:
     """A user missing from the server's auth file is refused."""
     assert memcached_auth.auth is not None
@@ -128,9 +126,7 @@ async def test_authenticate_unknown_user_refused(
 
 
 @pytest.mark.asyncio
-async def test_authenticate_server_without_auth(
-    memcached: MemcachedProcess, connect: Connect
-) -> None:
+async def test_authenticate_server_without_auth(memcached: MemcachedNode, connect: Connect) -> None:
     """Credentials sent to a plain memcached fail with an error saying auth is not enabled."""
     channel = await connect(memcached)
     with pytest.raises(AuthNotEnabledError, match="does not have authentication enabled"):
@@ -139,7 +135,7 @@ async def test_authenticate_server_without_auth(
 
 @pytest.mark.asyncio
 async def test_authenticate_server_without_auth_stores_nothing(
-    memcached: MemcachedProcess, connect: Connect
+    memcached: MemcachedNode, connect: Connect
 ) -> None:
     """The failed handshake does not leave a key behind on a plain server."""
     channel = await connect(memcached)
@@ -171,7 +167,7 @@ async def test_authenticate_over_tls_wrong_password_refused(
 
 @pytest.mark.asyncio
 async def test_on_connect_step_authenticates_real_connection(
-    memcached_auth: MemcachedProcess, connect: Connect
+    memcached_auth: MemcachedNode, connect: Connect
 ) -> None:
     """The step handed to the pool authenticates a real connection."""
     step = on_connect_step(Credentials(AUTH.username, AUTH.password))
@@ -190,7 +186,7 @@ async def test_on_connect_step_authenticates_real_connection(
     ],
 )
 async def test_auth_required_error_for_client_without_credentials(
-    memcached_auth: MemcachedProcess, connect: Connect, request_bytes: bytes
+    memcached_auth: MemcachedNode, connect: Connect, request_bytes: bytes
 ) -> None:
     """Requests from a client without credentials get replies that map to AuthRequiredError."""
     channel = await connect(memcached_auth)
@@ -203,7 +199,7 @@ async def test_auth_required_error_for_client_without_credentials(
 
 @pytest.mark.asyncio
 async def test_auth_required_error_ignores_authenticated_replies(
-    memcached_auth: MemcachedProcess, connect: Connect
+    memcached_auth: MemcachedNode, connect: Connect
 ) -> None:
     """Once authenticated, ordinary replies do not map to an auth error."""
     channel = await connect(memcached_auth)
