@@ -1,4 +1,4 @@
-"""Helpers shared by the emcache_cluster tests (the memcached fixtures come from tools/)."""
+"""Helpers shared by the emcache_cluster tests (the memcached fixtures: emcache-testing)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import time
 from collections.abc import Callable
 
 from emcache_cluster import Cluster, ClusterEvents, ClusterManagement, ClusterSettings
-from emcache_pool import MemcachedHostAddress, PoolConfig
+from emcache_pool import PoolConfig
 from emcache_protocol import ReplyKind, storage_command
+from node_endpoints import endpoint_of
 
 FAST_POOL = PoolConfig(connection_timeout=1.0, purge_unused_connections_after=None)
 
-
-def address(node: object) -> MemcachedHostAddress:
-    """The endpoint of a launcher node."""
-    return MemcachedHostAddress(node.host, node.port)  # type: ignore[attr-defined]
+# The workspace's node -> endpoint helper, under the name these tests use.
+address = endpoint_of
 
 
 def config(**kwargs: object) -> ClusterSettings:

@@ -16,7 +16,7 @@ from emcache_cluster._autodiscovery import Autodiscovery, discovered_endpoints
 from emcache_pool import MemcachedHostAddress, PoolConfig
 from emcache_protocol import ClusterConfig as ConfigReply
 from emcache_protocol import ConfigNode, ReplyKind, retrieval_command, storage_command
-from emcache_tools import FakeConfigEndpoint
+from emcache_testing import FakeConfigEndpoint
 
 POLL = 0.1
 
@@ -30,10 +30,6 @@ def discovery(**kwargs):
 
 def pairs(nodes):
     return [(node.host, node.port) for node in nodes]
-
-
-def config_address(endpoint):
-    return MemcachedHostAddress(endpoint.host, endpoint.port)
 
 
 class Workload:
@@ -80,9 +76,7 @@ async def test_autodiscovery_grows_and_shrinks_under_load(launcher, config_endpo
     endpoints = [address(node) for node in nodes]
     config_endpoint.set_nodes(pairs(nodes[:2]))
     events = RecordingEvents()
-    cluster = await Cluster.create(
-        [config_address(config_endpoint)], discovery(cluster_events=events)
-    )
+    cluster = await Cluster.create([address(config_endpoint)], discovery(cluster_events=events))
     view = cluster.management
     workload = Workload(cluster)
     try:
@@ -113,7 +107,7 @@ async def test_removed_node_finishes_in_flight_requests(launcher, config_endpoin
     nodes = launcher.start(2)
     endpoints = [address(node) for node in nodes]
     config_endpoint.set_nodes(pairs(nodes))
-    cluster = await Cluster.create([config_address(config_endpoint)], discovery())
+    cluster = await Cluster.create([address(config_endpoint)], discovery())
     try:
         pool = cluster.pool_for(endpoints[1])
         await pool.execute(storage_command(b"set", b"slow", b"x"), ReplyKind.STORAGE)
@@ -138,7 +132,7 @@ async def test_autodiscovery_ignores_older_and_equal_versions(launcher, config_e
     """A node list whose version is not newer than the applied one changes nothing."""
     nodes = launcher.start(3)
     config_endpoint.set_nodes(pairs(nodes[:2]), version=5)
-    cluster = await Cluster.create([config_address(config_endpoint)], discovery())
+    cluster = await Cluster.create([address(config_endpoint)], discovery())
     try:
         config_endpoint.set_nodes(pairs(nodes), version=4)
         requests = config_endpoint.requests
@@ -172,9 +166,7 @@ async def test_faulty_endpoint_keeps_the_last_node_list(
     def cluster_records():
         return [r for r in caplog.records if r.name == "emcache_cluster"]
 
-    cluster = await Cluster.create(
-        [config_address(config_endpoint)], discovery(autodiscovery_timeout=0.3)
-    )
+    cluster = await Cluster.create([address(config_endpoint)], discovery(autodiscovery_timeout=0.3))
     try:
         with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
             config_endpoint.mode = mode
@@ -195,7 +187,7 @@ async def test_empty_node_list_keeps_the_last_node_list(launcher, config_endpoin
     """A newer configuration listing no node is refused with a warning."""
     nodes = launcher.start(2)
     config_endpoint.set_nodes(pairs(nodes))
-    cluster = await Cluster.create([config_address(config_endpoint)], discovery())
+    cluster = await Cluster.create([address(config_endpoint)], discovery())
     try:
         with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
             config_endpoint.set_nodes([])
@@ -221,7 +213,7 @@ async def test_create_starts_without_nodes_when_first_discovery_fails(
     start = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
         cluster = await Cluster.create(
-            [config_address(config_endpoint)], discovery(autodiscovery_timeout=0.3)
+            [address(config_endpoint)], discovery(autodiscovery_timeout=0.3)
         )
     try:
         assert time.monotonic() - start < 1.0
@@ -247,7 +239,7 @@ async def test_nodes_are_used_as_soon_as_an_endpoint_answers(memcached, config_e
     config_endpoint.mode = "error"
     events = RecordingEvents()
     cluster = await Cluster.create(
-        [config_address(config_endpoint)],
+        [address(config_endpoint)],
         discovery(autodiscovery_timeout=0.3, cluster_events=events),
     )
     try:
@@ -277,7 +269,7 @@ async def test_first_discovery_asks_explicitly_raises_autodiscovery_error(config
     """Asking for the first node list explicitly still raises AutodiscoveryError with the reason."""
     config_endpoint.mode = "error"
     autodiscovery = Autodiscovery(
-        [config_address(config_endpoint)], FAST_POOL, interval=60.0, timeout=0.3, apply=print
+        [address(config_endpoint)], FAST_POOL, interval=60.0, timeout=0.3, apply=print
     )
     with pytest.raises(AutodiscoveryError, match="answered ERROR"):
         await autodiscovery.first()
@@ -289,7 +281,7 @@ async def test_first_discovery_asks_explicitly_raises_autodiscovery_error(config
 async def test_create_asks_the_next_configuration_endpoint(memcached, config_endpoint):
     """When one configuration endpoint fails, create asks the next one."""
     config_endpoint.set_nodes([(memcached.host, memcached.port)])
-    endpoints = [address(memcached), config_address(config_endpoint)]
+    endpoints = [address(memcached), address(config_endpoint)]
     cluster = await Cluster.create(endpoints, discovery())
     try:
         assert cluster.management.nodes() == [address(memcached)]
@@ -345,7 +337,7 @@ async def test_a_hanging_first_endpoint_leaves_the_first_discovery_to_the_next(
 ):
     """A first endpoint that never answers costs its share of the timeout, then the next answers."""
     config_endpoint.set_nodes([(memcached.host, memcached.port)])
-    endpoints = [silent_endpoint.address, config_address(config_endpoint)]
+    endpoints = [silent_endpoint.address, address(config_endpoint)]
     start = time.monotonic()
     cluster = await Cluster.create(endpoints, discovery(autodiscovery_timeout=3.0))
     try:
@@ -363,7 +355,7 @@ async def test_a_hanging_endpoint_leaves_every_poll_to_the_next(memcached_cluste
     nodes = memcached_cluster
     async with FakeConfigEndpoint(pairs(nodes[:1])) as second:
         config_endpoint.set_nodes(pairs(nodes[:1]))
-        endpoints = [config_address(config_endpoint), config_address(second)]
+        endpoints = [address(config_endpoint), address(second)]
         cluster = await Cluster.create(endpoints, discovery(autodiscovery_timeout=4.0))
         try:
             assert cluster.management.nodes() == [address(nodes[0])]
@@ -384,7 +376,7 @@ async def test_every_endpoint_failing_is_reported_with_each_reason(
 ):
     """When no endpoint answers, the reason names each of them."""
     config_endpoint.mode = "error"
-    endpoints = [silent_endpoint.address, config_address(config_endpoint)]
+    endpoints = [silent_endpoint.address, address(config_endpoint)]
     start = time.monotonic()
     cluster = await Cluster.create(endpoints, discovery(autodiscovery_timeout=0.6))
     try:
@@ -411,14 +403,14 @@ async def test_create_lets_an_on_connect_error_through(config_endpoint):
     config_endpoint.set_nodes([("127.0.0.1", 1)])
     pool = PoolConfig(connection_timeout=1.0, on_connect=refuse)
     with pytest.raises(Refused):
-        await Cluster.create([config_address(config_endpoint)], discovery(pool=pool))
+        await Cluster.create([address(config_endpoint)], discovery(pool=pool))
 
 
 @pytest.mark.asyncio
 async def test_close_stops_polling(memcached, config_endpoint):
     """After close the configuration endpoint is not asked any more."""
     config_endpoint.set_nodes([(memcached.host, memcached.port)])
-    cluster = await Cluster.create([config_address(config_endpoint)], discovery())
+    cluster = await Cluster.create([address(config_endpoint)], discovery())
     await wait_until(lambda: config_endpoint.requests >= 3)
     await cluster.close()
     requests = config_endpoint.requests
