@@ -25,6 +25,7 @@ from emcache_protocol import (
     ErrorReply,
     ProtocolError,
     ReplyKind,
+    Request,
     ResponseParser,
     StatsReply,
     Status,
@@ -191,7 +192,7 @@ def drive(
             fed += len(chunk)
             while index < len(requests):
                 kind, keys = requests[index]
-                reply = parser.next_reply(kind, keys)
+                reply = parser.next_reply(Request(b"", kind, keys))
                 if reply is NEED_DATA:
                     break
                 assert well_typed(kind, keys, reply), (kind, keys, reply)
@@ -287,7 +288,7 @@ def test_parser_huge_length_field_raises_before_buffering(line: bytes) -> None:
     parser.receive_data(line)
     kind = ReplyKind.CONFIG if line.startswith(b"CONFIG") else ReplyKind.RETRIEVAL
     with pytest.raises(ProtocolError):
-        parser.next_reply(kind, [b"k"] if kind is ReplyKind.RETRIEVAL else None)
+        parser.next_reply(Request(b"", kind, [b"k"] if kind is ReplyKind.RETRIEVAL else None))
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
@@ -302,7 +303,7 @@ def test_parser_endless_line_bounded(kind: ReplyKind) -> None:
         for _ in range(1024):  # up to 4 MiB
             parser.receive_data(chunk)
             fed += len(chunk)
-            assert parser.next_reply(kind, [b"k"]) is NEED_DATA
+            assert parser.next_reply(Request(b"", kind, [b"k"])) is NEED_DATA
 
     with pytest.raises(ProtocolError):
         feed_until_refused()
@@ -315,7 +316,7 @@ def trickle_seconds(size: int) -> float:
     start = time.process_time()
     for _ in range(size):
         parser.receive_data(b"A")
-        assert parser.next_reply(ReplyKind.STORAGE) is NEED_DATA
+        assert parser.next_reply(Request(b"", ReplyKind.STORAGE)) is NEED_DATA
     return time.process_time() - start
 
 
@@ -344,7 +345,7 @@ def test_parser_large_value_in_small_chunks_is_linear() -> None:
     reply: object = NEED_DATA
     for offset in range(0, len(wire), 1024):
         parser.receive_data(wire[offset : offset + 1024])
-        reply = parser.next_reply(ReplyKind.RETRIEVAL, [b"k"])
+        reply = parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"k"]))
     elapsed = time.perf_counter() - start
     assert reply == [Value(b"k", 7, value, None)]
     assert elapsed < 2.0
@@ -368,7 +369,7 @@ def test_parser_endless_stats_reply_refused() -> None:
             chunk = b"".join(b"STAT s%03d_%05d 1\r\n" % (part, i) for i in range(10_000))
             parser.receive_data(chunk)
             fed += 10_000
-            assert parser.next_reply(ReplyKind.STATS) is NEED_DATA
+            assert parser.next_reply(Request(b"", ReplyKind.STATS)) is NEED_DATA
             del chunk
             # Past the bound (65,536 lines), 40,000 more lines: memory must stay flat.
             if part == 8:

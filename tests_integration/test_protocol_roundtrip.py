@@ -7,14 +7,15 @@ answers, with no client layer in between.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
 from emcache_protocol import (
     NEED_DATA,
     ErrorReply,
-    ReplyKind,
+    Request,
     ResponseParser,
     StatsReply,
     Status,
@@ -33,7 +34,9 @@ from emcache_protocol import (
     verbosity_command,
     version_command,
 )
-from emcache_tools import MemcachedProcess
+from emcache_testing import MemcachedNode
+
+T = TypeVar("T")
 
 
 class Wire:
@@ -43,30 +46,30 @@ class Wire:
         self.sock = sock
         self.parser = ResponseParser()
 
-    def call(self, request: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None) -> object:
-        self.sock.sendall(request)
-        return self.reply(kind, keys)
+    def call(self, request: Request[T]) -> T | ErrorReply:
+        self.sock.sendall(request.data)
+        return self.reply(request)
 
-    def reply(self, kind: ReplyKind, keys: Sequence[bytes] | None = None) -> object:
-        while (result := self.parser.next_reply(kind, keys)) is NEED_DATA:
+    def reply(self, request: Request[T]) -> T | ErrorReply:
+        while (result := self.parser.next_reply(request)) is NEED_DATA:
             chunk = self.sock.recv(65536)
             assert chunk, "connection closed"
             self.parser.receive_data(chunk)
         return result
 
     def get(self, key: bytes, command: bytes = b"get") -> Value | None:
-        values = self.call(retrieval_command(command, [key]), ReplyKind.RETRIEVAL, [key])
+        values = self.call(retrieval_command(command, [key]))
         assert isinstance(values, list)
         return values[0] if values else None
 
     def in_sync(self) -> None:
-        """Nothing was answered to a noreply request: the next reply is ours."""
-        assert isinstance(self.call(version_command(), ReplyKind.VERSION), VersionReply)
+        """Nothing unexpected was answered: the next reply is ours."""
+        assert isinstance(self.call(version_command()), VersionReply)
         assert not self.parser.has_buffered_data()
 
 
 @pytest.fixture(name="wire")
-def _wire(memcached: MemcachedProcess) -> Iterator[Wire]:
+def _wire(memcached: MemcachedNode) -> Iterator[Wire]:
     with memcached.connect() as sock:
         yield Wire(sock)
 
@@ -74,17 +77,14 @@ def _wire(memcached: MemcachedProcess) -> Iterator[Wire]:
 def test_roundtrip_set_and_get_values_of_any_bytes(wire: Wire) -> None:
     """Values holding CRLF, END and every byte value come back unchanged, with their flags."""
     data = bytes(range(256)) + b"\r\nEND\r\n"
-    assert (
-        wire.call(storage_command(b"set", b"k", data, 2**32 - 1), ReplyKind.STORAGE)
-        is Status.STORED
-    )
+    assert wire.call(storage_command(b"set", b"k", data, 2**32 - 1)) is Status.STORED
     assert wire.get(b"k") == Value(b"k", 2**32 - 1, data, None)
 
 
 def test_roundtrip_large_value(wire: Wire) -> None:
     """A 1000 KB value crosses many socket reads and parses once complete."""
     data = b"z" * 1_000_000
-    assert wire.call(storage_command(b"set", b"big", data), ReplyKind.STORAGE) is Status.STORED
+    assert wire.call(storage_command(b"set", b"big", data)) is Status.STORED
     value = wire.get(b"big")
     assert value is not None
     assert value.value == data
@@ -93,83 +93,79 @@ def test_roundtrip_large_value(wire: Wire) -> None:
 def test_roundtrip_longest_and_utf8_keys(wire: Wire) -> None:
     """A 250-byte key and a UTF-8 key are accepted by the server."""
     for key in (b"k" * 250, "clé-ключ".encode()):
-        assert wire.call(storage_command(b"set", key, b"v"), ReplyKind.STORAGE) is Status.STORED
+        assert wire.call(storage_command(b"set", key, b"v")) is Status.STORED
         assert wire.get(key) == Value(key, 0, b"v", None)
 
 
 def test_roundtrip_storage_commands(wire: Wire) -> None:
     """add, replace, append and prepend give their documented statuses."""
     call = wire.call
-    assert call(storage_command(b"replace", b"k", b"x"), ReplyKind.STORAGE) is Status.NOT_STORED
-    assert call(storage_command(b"add", b"k", b"b"), ReplyKind.STORAGE) is Status.STORED
-    assert call(storage_command(b"add", b"k", b"x"), ReplyKind.STORAGE) is Status.NOT_STORED
-    assert call(storage_command(b"append", b"k", b"c"), ReplyKind.STORAGE) is Status.STORED
-    assert (
-        call(storage_command(b"prepend", b"k", bytearray(b"a")), ReplyKind.STORAGE) is Status.STORED
-    )
-    assert call(storage_command(b"replace", b"k", b"abcd"), ReplyKind.STORAGE) is Status.STORED
+    assert call(storage_command(b"replace", b"k", b"x")) is Status.NOT_STORED
+    assert call(storage_command(b"add", b"k", b"b")) is Status.STORED
+    assert call(storage_command(b"add", b"k", b"x")) is Status.NOT_STORED
+    assert call(storage_command(b"append", b"k", b"c")) is Status.STORED
+    assert call(storage_command(b"prepend", b"k", bytearray(b"a"))) is Status.STORED
+    assert call(storage_command(b"replace", b"k", b"abcd")) is Status.STORED
     assert wire.get(b"k") == Value(b"k", 0, b"abcd", None)
 
 
 def test_roundtrip_cas(wire: Wire) -> None:
     """gets returns a cas unique that cas accepts once, then EXISTS; NOT_FOUND when missing."""
-    wire.call(storage_command(b"set", b"k", b"v1"), ReplyKind.STORAGE)
+    wire.call(storage_command(b"set", b"k", b"v1"))
     value = wire.get(b"k", b"gets")
     assert value is not None
     assert value.cas is not None
     request = storage_command(b"cas", b"k", b"v2", cas=value.cas)
-    assert wire.call(request, ReplyKind.STORAGE) is Status.STORED
-    assert wire.call(request, ReplyKind.STORAGE) is Status.EXISTS
+    assert wire.call(request) is Status.STORED
+    assert wire.call(request) is Status.EXISTS
     missing = storage_command(b"cas", b"nope", b"v", cas=1)
-    assert wire.call(missing, ReplyKind.STORAGE) is Status.NOT_FOUND
+    assert wire.call(missing) is Status.NOT_FOUND
 
 
 def test_roundtrip_negative_exptime_expires_at_once(wire: Wire) -> None:
     """A negative exptime is accepted and stores an already expired item."""
-    assert wire.call(storage_command(b"set", b"k", b"v", 0, -1), ReplyKind.STORAGE) is Status.STORED
+    assert wire.call(storage_command(b"set", b"k", b"v", 0, -1)) is Status.STORED
     assert wire.get(b"k") is None
 
 
 def test_roundtrip_multi_get_with_misses(wire: Wire) -> None:
     """get, gets, gat and gats of many keys return the hits in request order."""
     for key in (b"a", b"c"):
-        wire.call(storage_command(b"set", key, key * 3, 7), ReplyKind.STORAGE)
+        wire.call(storage_command(b"set", key, key * 3, 7))
     keys = [b"a", b"b", b"c", b"d"]
-    values = wire.call(retrieval_command(b"get", keys), ReplyKind.RETRIEVAL, keys)
+    values = wire.call(retrieval_command(b"get", keys))
     assert values == [Value(b"a", 7, b"aaa", None), Value(b"c", 7, b"ccc", None)]
     for command in (b"gets", b"gats"):
         exptime = None if command == b"gets" else 100
-        values = wire.call(retrieval_command(command, keys, exptime), ReplyKind.RETRIEVAL, keys)
+        values = wire.call(retrieval_command(command, keys, exptime))
         assert isinstance(values, list)
         assert [(v.key, v.value) for v in values] == [(b"a", b"aaa"), (b"c", b"ccc")]
         assert all(v.cas is not None for v in values)
-    values = wire.call(retrieval_command(b"gat", keys, 100), ReplyKind.RETRIEVAL, keys)
+    values = wire.call(retrieval_command(b"gat", keys, 100))
     assert values == [Value(b"a", 7, b"aaa", None), Value(b"c", 7, b"ccc", None)]
 
 
 def test_roundtrip_gat_with_negative_exptime_expires_items(wire: Wire) -> None:
     """gat returns the item and applies the new exptime."""
-    wire.call(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
+    wire.call(storage_command(b"set", b"k", b"v"))
     assert wire.get(b"k") is not None
-    values = wire.call(retrieval_command(b"gat", [b"k"], -1), ReplyKind.RETRIEVAL, [b"k"])
+    values = wire.call(retrieval_command(b"gat", [b"k"], -1))
     assert values == [Value(b"k", 0, b"v", None)]
     assert wire.get(b"k") is None
 
 
 def test_roundtrip_incr_decr(wire: Wire) -> None:
     """incr wraps at 2**64, decr stops at zero, a missing key is NOT_FOUND."""
-    wire.call(storage_command(b"set", b"n", b"5"), ReplyKind.STORAGE)
-    assert wire.call(incr_decr_command(b"incr", b"n", 2**64 - 1), ReplyKind.INCR_DECR) == 4
-    assert wire.call(incr_decr_command(b"decr", b"n", 10), ReplyKind.INCR_DECR) == 0
-    assert (
-        wire.call(incr_decr_command(b"incr", b"none", 1), ReplyKind.INCR_DECR) is Status.NOT_FOUND
-    )
+    wire.call(storage_command(b"set", b"n", b"5"))
+    assert wire.call(incr_decr_command(b"incr", b"n", 2**64 - 1)) == 4
+    assert wire.call(incr_decr_command(b"decr", b"n", 10)) == 0
+    assert wire.call(incr_decr_command(b"incr", b"none", 1)) is Status.NOT_FOUND
 
 
 def test_roundtrip_incr_on_non_number_is_an_error_reply(wire: Wire) -> None:
     """incr of a non-numeric value is a CLIENT_ERROR reply and the stream stays in sync."""
-    wire.call(storage_command(b"set", b"k", b"abc"), ReplyKind.STORAGE)
-    reply = wire.call(incr_decr_command(b"incr", b"k", 1), ReplyKind.INCR_DECR)
+    wire.call(storage_command(b"set", b"k", b"abc"))
+    reply = wire.call(incr_decr_command(b"incr", b"k", 1))
     assert isinstance(reply, ErrorReply)
     assert reply.kind == "CLIENT_ERROR"
     wire.in_sync()
@@ -177,108 +173,84 @@ def test_roundtrip_incr_on_non_number_is_an_error_reply(wire: Wire) -> None:
 
 def test_roundtrip_touch_and_delete(wire: Wire) -> None:
     """touch and delete report TOUCHED/DELETED, then NOT_FOUND."""
-    wire.call(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
-    assert wire.call(touch_command(b"k", 100), ReplyKind.TOUCH) is Status.TOUCHED
-    assert wire.call(delete_command(b"k"), ReplyKind.DELETE) is Status.DELETED
-    assert wire.call(touch_command(b"k", 100), ReplyKind.TOUCH) is Status.NOT_FOUND
-    assert wire.call(delete_command(b"k"), ReplyKind.DELETE) is Status.NOT_FOUND
-
-
-def test_roundtrip_noreply_commands_stay_silent(wire: Wire) -> None:
-    """Every noreply request is accepted without a reply and takes effect."""
-    sock = wire.sock
-    sock.sendall(storage_command(b"set", b"k", b"1", noreply=True))
-    sock.sendall(storage_command(b"append", b"k", b"0", noreply=True))
-    sock.sendall(incr_decr_command(b"incr", b"k", 5, noreply=True))
-    sock.sendall(incr_decr_command(b"decr", b"k", 1, noreply=True))
-    sock.sendall(touch_command(b"k", 100, noreply=True))
-    wire.in_sync()
-    assert wire.get(b"k") == Value(b"k", 0, b"14", None)
-    value = wire.get(b"k", b"gets")
-    assert value is not None
-    assert value.cas is not None
-    sock.sendall(storage_command(b"cas", b"k", b"2", cas=value.cas, noreply=True))
-    sock.sendall(delete_command(b"gone", noreply=True))
-    sock.sendall(verbosity_command(0, noreply=True))
-    sock.sendall(cache_memlimit_command(64, noreply=True))
-    wire.in_sync()
-    assert wire.get(b"k") == Value(b"k", 0, b"2", None)
-    sock.sendall(flush_all_command(noreply=True))
-    wire.in_sync()
-    assert wire.get(b"k") is None
+    wire.call(storage_command(b"set", b"k", b"v"))
+    assert wire.call(touch_command(b"k", 100)) is Status.TOUCHED
+    assert wire.call(delete_command(b"k")) is Status.DELETED
+    assert wire.call(touch_command(b"k", 100)) is Status.NOT_FOUND
+    assert wire.call(delete_command(b"k")) is Status.NOT_FOUND
 
 
 def test_roundtrip_flush_all(wire: Wire) -> None:
     """flush_all with and without delay answers OK; without delay it empties the cache."""
-    wire.call(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
-    assert wire.call(flush_all_command(3600), ReplyKind.OK) is Status.OK
+    wire.call(storage_command(b"set", b"k", b"v"))
+    assert wire.call(flush_all_command(3600)) is Status.OK
     assert wire.get(b"k") is not None
-    assert wire.call(flush_all_command(), ReplyKind.OK) is Status.OK
+    assert wire.call(flush_all_command()) is Status.OK
     assert wire.get(b"k") is None
 
 
 def test_roundtrip_version_verbosity_memlimit(wire: Wire) -> None:
     """version, verbosity and cache_memlimit are understood, at their range limits too."""
-    reply = wire.call(version_command(), ReplyKind.VERSION)
+    reply = wire.call(version_command())
     assert isinstance(reply, VersionReply)
     assert reply.version[0].isdigit()
-    assert wire.call(verbosity_command(2**32 - 1), ReplyKind.OK) is Status.OK
-    assert wire.call(verbosity_command(0), ReplyKind.OK) is Status.OK
-    assert wire.call(cache_memlimit_command(1_000_000_000), ReplyKind.OK) is Status.OK
-    assert wire.call(cache_memlimit_command(8), ReplyKind.OK) is Status.OK
-    assert wire.call(cache_memlimit_command(64), ReplyKind.OK) is Status.OK
+    assert wire.call(verbosity_command(2**32 - 1)) is Status.OK
+    assert wire.call(verbosity_command(0)) is Status.OK
+    assert wire.call(cache_memlimit_command(1_000_000_000)) is Status.OK
+    assert wire.call(cache_memlimit_command(8)) is Status.OK
+    assert wire.call(cache_memlimit_command(64)) is Status.OK
 
 
 def test_roundtrip_stats(wire: Wire) -> None:
     """stats, stats settings, stats slabs and stats reset parse as StatsReply."""
-    general = wire.call(stats_command(), ReplyKind.STATS)
+    general = wire.call(stats_command())
     assert isinstance(general, StatsReply)
     assert "pid" in general.stats
     assert "uptime" in general.stats
-    settings = wire.call(stats_command("settings"), ReplyKind.STATS)
+    settings = wire.call(stats_command("settings"))
     assert isinstance(settings, StatsReply)
     assert "maxbytes" in settings.stats
-    wire.call(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
+    wire.call(storage_command(b"set", b"k", b"v"))
     for args in (("slabs",), ("items",), (b"sizes",), ("conns",)):
-        assert isinstance(wire.call(stats_command(*args), ReplyKind.STATS), StatsReply)
-    assert wire.call(stats_command("reset"), ReplyKind.STATS) == StatsReply({})
-    reply = wire.call(stats_command("no-such-group"), ReplyKind.STATS)
+        assert isinstance(wire.call(stats_command(*args)), StatsReply)
+    assert wire.call(stats_command("reset")) == StatsReply({})
+    reply = wire.call(stats_command("no-such-group"))
     assert isinstance(reply, ErrorReply)
     wire.in_sync()
 
 
 def test_roundtrip_config_get_cluster_on_plain_memcached(wire: Wire) -> None:
     """A plain memcached answers config get cluster with ERROR, and the stream stays usable."""
-    assert wire.call(config_get_cluster_command(), ReplyKind.CONFIG) == ErrorReply("ERROR", "")
+    assert wire.call(config_get_cluster_command()) == ErrorReply("ERROR", "")
     wire.in_sync()
 
 
-def test_roundtrip_auth(memcached_auth: MemcachedProcess) -> None:
+def test_roundtrip_auth(memcached_auth: MemcachedNode) -> None:
     """The auth request is accepted with the right credentials and then commands work."""
     assert memcached_auth.auth is not None
     with memcached_auth.connect() as sock:
         wire = Wire(sock)
         request = auth_command(memcached_auth.auth.username, memcached_auth.auth.password)
-        assert wire.call(request, ReplyKind.STORAGE) is Status.STORED
-        assert wire.call(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE) is Status.STORED
+        assert wire.call(request) is Status.STORED
+        assert wire.call(storage_command(b"set", b"k", b"v")) is Status.STORED
 
 
-def test_roundtrip_auth_refused(memcached_auth: MemcachedProcess) -> None:
+def test_roundtrip_auth_refused(memcached_auth: MemcachedNode) -> None:
     """Wrong credentials give a CLIENT_ERROR reply."""
     with memcached_auth.connect() as sock:
-        reply = Wire(sock).call(auth_command("nobody", "wrong"), ReplyKind.STORAGE)
+        reply = Wire(sock).call(auth_command("nobody", "wrong"))
         assert isinstance(reply, ErrorReply)
         assert reply.kind == "CLIENT_ERROR"
 
 
 def test_roundtrip_pipelined_requests(wire: Wire) -> None:
     """Many requests written at once are answered in order and parsed in order."""
-    batch = b"".join(storage_command(b"set", b"k%d" % i, b"v%d" % i) for i in range(200))
+    stores = [storage_command(b"set", b"k%d" % i, b"v%d" % i) for i in range(200)]
     keys = [b"k%d" % i for i in range(200)]
-    batch += retrieval_command(b"get", keys)
-    wire.sock.sendall(batch)
-    for _ in range(200):
-        assert wire.reply(ReplyKind.STORAGE) is Status.STORED
-    values = wire.reply(ReplyKind.RETRIEVAL, keys)
+    get = retrieval_command(b"get", keys)
+    wire.sock.sendall(b"".join(request.data for request in [*stores, get]))
+    for store in stores:
+        assert wire.reply(store) is Status.STORED
+    values = wire.reply(get)
     assert isinstance(values, list)
     assert [v.value for v in values] == [b"v%d" % i for i in range(200)]

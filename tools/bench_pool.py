@@ -22,13 +22,13 @@ from typing import Any
 import uvloop
 
 from emcache_pool import ConnectionPool, MemcachedHostAddress, PoolConfig
-from emcache_protocol import ReplyKind, retrieval_command, storage_command
+from emcache_protocol import retrieval_command, storage_command
 from emcache_testing import MemcachedLauncher
 
 KEYS = [b"bench-%04d" % i for i in range(1000)]
 VALUE = b"v" * 100
-GETS = [(retrieval_command(b"get", [key]), ReplyKind.RETRIEVAL, [key]) for key in KEYS]
-SETS = [(storage_command(b"set", key, VALUE), ReplyKind.STORAGE, None) for key in KEYS]
+GETS = [retrieval_command(b"get", [key]) for key in KEYS]
+SETS = [storage_command(b"set", key, VALUE) for key in KEYS]
 WORKLOADS = {"get": GETS, "set": SETS, "mixed": GETS + SETS}
 
 
@@ -37,8 +37,8 @@ async def _workload(
 ) -> dict[str, Any]:
     config = PoolConfig(max_connections=args.connections, min_connections=args.connections)
     pool = ConnectionPool(endpoint, config)
-    for request, kind, keys in SETS:
-        await pool.execute(request, kind, keys)
+    for request in SETS:
+        await pool.execute(request)
     latencies: list[float] = []
     timeouts = 0
     stop = time.perf_counter() + args.seconds
@@ -53,9 +53,9 @@ async def _workload(
             started = clock()
             if started >= stop:
                 return
-            request, kind, keys = choose(requests)
+            request = choose(requests)
             try:
-                await execute(request, kind, keys, timeout=1.0)
+                await execute(request, timeout=1.0)
             except TimeoutError:
                 timeouts += 1
             record(clock() - started)

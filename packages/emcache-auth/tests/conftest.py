@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import pytest_asyncio
 
-from emcache_protocol import NEED_DATA, ReplyKind, ResponseParser
+from emcache_protocol import NEED_DATA, ErrorReply, Request, ResponseParser
 from emcache_testing import MemcachedNode
+
+T = TypeVar("T")
 
 
 class StreamChannel:
@@ -26,13 +29,11 @@ class StreamChannel:
         self._writer = writer
         self._parser = ResponseParser()
 
-    async def execute(
-        self, request: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None
-    ) -> object:
+    async def execute(self, request: Request[T]) -> T | ErrorReply:
         """Send ``request`` and read until its reply is complete."""
-        self._writer.write(request)
+        self._writer.write(request.data)
         await self._writer.drain()
-        while (reply := self._parser.next_reply(kind, keys)) is NEED_DATA:
+        while (reply := self._parser.next_reply(request)) is NEED_DATA:
             data = await self._reader.read(65536)
             if not data:
                 msg = "memcached closed the connection"

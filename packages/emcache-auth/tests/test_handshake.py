@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -18,7 +18,7 @@ from emcache_auth import (
     authenticate,
     on_connect_step,
 )
-from emcache_protocol import ErrorReply, ReplyKind, Status, VersionReply, auth_command
+from emcache_protocol import ErrorReply, ReplyKind, Request, Status, VersionReply, auth_command
 
 PASSWORD = "Hunter2-never-shown"
 CREDENTIALS = Credentials("alice", PASSWORD)
@@ -29,12 +29,10 @@ class ScriptedChannel:
 
     def __init__(self, *replies: object) -> None:
         self.replies = list(replies)
-        self.requests: list[tuple[bytes, ReplyKind, Sequence[bytes] | None]] = []
+        self.requests: list[Request[Any]] = []
 
-    async def execute(
-        self, request: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None
-    ) -> object:
-        self.requests.append((request, kind, keys))
+    async def execute(self, request: Request[Any]) -> Any:
+        self.requests.append(request)
         reply = self.replies.pop(0)
         if isinstance(reply, BaseException):
             raise reply
@@ -61,7 +59,8 @@ async def test_authenticate_sends_one_auth_request() -> None:
     """The handshake is a single auth request expecting a storage reply."""
     channel = ScriptedChannel(Status.STORED)
     await authenticate(channel, CREDENTIALS)
-    assert channel.requests == [(auth_command("alice", PASSWORD), ReplyKind.STORAGE, None)]
+    assert channel.requests == [auth_command("alice", PASSWORD)]
+    assert channel.requests[0].kind is ReplyKind.STORAGE
 
 
 @pytest.mark.asyncio

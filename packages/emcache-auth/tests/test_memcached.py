@@ -20,7 +20,7 @@ from emcache_auth import (
     build_ssl_context,
     on_connect_step,
 )
-from emcache_protocol import ReplyKind, VersionReply, storage_command, version_command
+from emcache_protocol import Request, VersionReply, storage_command, version_command
 from emcache_testing import AsciiAuth, MemcachedLauncher, MemcachedNode
 
 AUTH = AsciiAuth(username="emcache-user", password="s3cr3t-Pa55")
@@ -37,7 +37,7 @@ def _context(**settings: object) -> ssl.SSLContext:
 
 
 async def _assert_serves(channel: Any) -> None:
-    reply = await channel.execute(version_command(), ReplyKind.VERSION)
+    reply = await channel.execute(version_command())
     assert isinstance(reply, VersionReply)
 
 
@@ -178,7 +178,7 @@ async def test_on_connect_step_authenticates_real_connection(
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    "request_bytes",
+    "probe",
     [
         version_command(),
         storage_command(b"set", b"key", b"value"),
@@ -186,12 +186,11 @@ async def test_on_connect_step_authenticates_real_connection(
     ],
 )
 async def test_auth_required_error_for_client_without_credentials(
-    memcached_auth: MemcachedNode, connect: Connect, request_bytes: bytes
+    memcached_auth: MemcachedNode, connect: Connect, probe: Request[object]
 ) -> None:
     """Requests from a client without credentials get replies that map to AuthRequiredError."""
     channel = await connect(memcached_auth)
-    kind = ReplyKind.VERSION if request_bytes.startswith(b"version") else ReplyKind.STORAGE
-    reply = await channel.execute(request_bytes, kind)
+    reply = await channel.execute(probe)
     error = auth_required_error(reply)
     assert isinstance(error, AuthRequiredError)
     assert "without username and password" in str(error)
@@ -204,7 +203,7 @@ async def test_auth_required_error_ignores_authenticated_replies(
     """Once authenticated, ordinary replies do not map to an auth error."""
     channel = await connect(memcached_auth)
     await authenticate(channel, Credentials(AUTH.username, AUTH.password))
-    reply = await channel.execute(storage_command(b"set", b"key", b"value"), ReplyKind.STORAGE)
+    reply = await channel.execute(storage_command(b"set", b"key", b"value"))
     assert auth_required_error(reply) is None
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from emcache_cluster import Cluster, ClusterEvents, ClusterManagement, ClusterSettings
 from emcache_pool import PoolConfig
-from emcache_protocol import ReplyKind, storage_command
+from emcache_protocol import storage_command
 from node_endpoints import endpoint_of
 
 FAST_POOL = PoolConfig(connection_timeout=1.0, purge_unused_connections_after=None)
@@ -26,7 +26,7 @@ def config(**kwargs: object) -> ClusterSettings:
 async def set_key(cluster: Cluster, key: bytes, value: bytes = b"v") -> object:
     """Store ``key`` on the node the cluster routes it to."""
     pool = cluster.pick_pool(key)
-    return await pool.execute(storage_command(b"set", key, value), ReplyKind.STORAGE, timeout=2.0)
+    return await pool.execute(storage_command(b"set", key, value), timeout=2.0)
 
 
 async def wait_until(predicate: Callable[[], bool], limit: float = 10.0) -> float:

@@ -15,7 +15,7 @@ from emcache_cluster import AutodiscoveryError, Cluster, ClusterNoAvailableNodes
 from emcache_cluster._autodiscovery import Autodiscovery, discovered_endpoints
 from emcache_pool import MemcachedHostAddress, PoolConfig
 from emcache_protocol import ClusterConfig as ConfigReply
-from emcache_protocol import ConfigNode, ReplyKind, retrieval_command, storage_command
+from emcache_protocol import ConfigNode, retrieval_command, storage_command
 from emcache_testing import FakeConfigEndpoint
 
 POLL = 0.1
@@ -47,16 +47,16 @@ class Workload:
     async def _run(self):
         while not self._stop:
             key = b"w-%d" % next(self._counter)
-            await self._call(key, storage_command(b"set", key, key), ReplyKind.STORAGE)
-            await self._call(key, retrieval_command(b"get", [key]), ReplyKind.RETRIEVAL, [key])
+            await self._call(key, storage_command(b"set", key, key))
+            await self._call(key, retrieval_command(b"get", [key]))
             await asyncio.sleep(0.001)
 
-    async def _call(self, key, request, kind, keys=None):
+    async def _call(self, key, request):
         # Each operation picks its pool afresh, as the client does: a get may
         # land on another node than its set when the node list changed between.
         pool = self.cluster.pick_pool(key)
         try:
-            reply = await pool.execute(request, kind, keys, timeout=2.0)
+            reply = await pool.execute(request, timeout=2.0)
             assert not isinstance(reply, list) or all(v.value == key for v in reply), reply
         except Exception as exc:
             self.failures.append((pool.endpoint, repr(exc)))
@@ -110,11 +110,9 @@ async def test_removed_node_finishes_in_flight_requests(launcher, config_endpoin
     cluster = await Cluster.create([address(config_endpoint)], discovery())
     try:
         pool = cluster.pool_for(endpoints[1])
-        await pool.execute(storage_command(b"set", b"slow", b"x"), ReplyKind.STORAGE)
+        await pool.execute(storage_command(b"set", b"slow", b"x"))
         nodes[1].pause()
-        pending = asyncio.ensure_future(
-            pool.execute(retrieval_command(b"get", [b"slow"]), ReplyKind.RETRIEVAL, [b"slow"])
-        )
+        pending = asyncio.ensure_future(pool.execute(retrieval_command(b"get", [b"slow"])))
         await asyncio.sleep(0.05)
         config_endpoint.set_nodes(pairs(nodes[:1]))
         await wait_until(lambda: cluster.management.nodes() == endpoints[:1], limit=5)

@@ -9,7 +9,7 @@ import pytest
 from cluster_support import RecordingEvents, address, config, set_key, wait_until
 
 from emcache_cluster import Cluster, ClusterNoAvailableNodes
-from emcache_protocol import ReplyKind, storage_command
+from emcache_protocol import storage_command
 
 KEYS = [b"key-%d" % i for i in range(200)]
 
@@ -22,9 +22,7 @@ async def poke_until_unhealthy(cluster, endpoint):
     async def poke():
         while endpoint not in view.unhealthy_nodes():
             with contextlib.suppress(Exception):
-                await pool.execute(
-                    storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE, timeout=0.5
-                )
+                await pool.execute(storage_command(b"set", b"k", b"v"), timeout=0.5)
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(poke(), 10)

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from emcache_pool import Connection, MemcachedHostAddress, open_connection
 from emcache_pool.errors import ConnectionLostError, ServerProtocolError
-from emcache_protocol import ReplyKind, Status, Value, retrieval_command, storage_command
+from emcache_protocol import Request, Status, Value, retrieval_command, storage_command
 
 GET_A = retrieval_command(b"get", [b"a"])
 GET_B = retrieval_command(b"get", [b"b"])
 VALUE_A = b"VALUE a 0 3\r\naaa\r\nEND\r\n"
 VALUE_B = b"VALUE b 0 3\r\nbbb\r\nEND\r\n"
+
+
+def _send(conn: Connection, request: Request[Any]) -> asyncio.Future[Any]:
+    """Queue ``request`` on ``conn`` and return the future of its reply."""
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    conn.enqueue(request, fut)
+    return fut
 
 
 def _connection() -> Connection:
@@ -31,11 +39,11 @@ async def test_connection_writes_requests_of_one_iteration_at_once(fake_transpor
     conn = _connection()
     transport = fake_transport(conn)
     for _ in range(3):
-        conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+        _send(conn, GET_A)
     await _next_iteration()
-    conn.send(GET_B, ReplyKind.RETRIEVAL, [b"b"])
+    _send(conn, GET_B)
     await _next_iteration()
-    assert transport.writes == [GET_A * 3, GET_B]
+    assert transport.writes == [GET_A.data * 3, GET_B.data]
     assert conn.max_depth == 4
 
 
@@ -44,8 +52,8 @@ async def test_connection_matches_replies_split_anywhere(fake_transport):
     """Replies fed one byte at a time still resolve each request with its own reply."""
     conn = _connection()
     fake_transport(conn)
-    first = conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
-    second = conn.send(GET_B, ReplyKind.RETRIEVAL, [b"b"])
+    first = _send(conn, GET_A)
+    second = _send(conn, GET_B)
     for byte in VALUE_A + VALUE_B:
         conn.data_received(bytes([byte]))
     assert first.result() == [Value(b"a", 0, b"aaa", None)]
@@ -58,8 +66,8 @@ async def test_connection_drops_the_reply_of_a_cancelled_request(fake_transport)
     """A cancelled request's reply is read and dropped, never given to the next request."""
     conn = _connection()
     fake_transport(conn)
-    first = conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
-    second = conn.send(GET_B, ReplyKind.RETRIEVAL, [b"b"])
+    first = _send(conn, GET_A)
+    second = _send(conn, GET_B)
     first.cancel()
     conn.data_received(VALUE_A[:10])
     assert not second.done()
@@ -72,8 +80,8 @@ async def test_connection_noreply_error_line_does_not_shift_replies(fake_transpo
     """An error line answering a fire-and-forget request is dropped, not given to the next one."""
     conn = _connection()
     fake_transport(conn)
-    conn.enqueue(None, storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
-    stored = conn.send(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
+    conn.enqueue(storage_command(b"set", b"k", b"v"), None)
+    stored = _send(conn, storage_command(b"set", b"k", b"v"))
     conn.data_received(b"SERVER_ERROR out of memory storing object\r\nSTORED\r\n")
     assert stored.result() is Status.STORED
 
@@ -83,7 +91,7 @@ async def test_connection_unparsable_reply_fails_every_pending_request(fake_tran
     """Bytes that cannot be the head's reply close the connection and fail all pending requests."""
     conn = _connection()
     transport = fake_transport(conn)
-    futures = [conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"]) for _ in range(3)]
+    futures = [_send(conn, GET_A) for _ in range(3)]
     conn.data_received(b"VALUE zzz 0 1\r\nz\r\nEND\r\n")
     for fut in futures:
         with pytest.raises(ServerProtocolError):
@@ -91,7 +99,7 @@ async def test_connection_unparsable_reply_fails_every_pending_request(fake_tran
     assert transport.closing
     assert conn.is_closed
     with pytest.raises(ServerProtocolError):
-        conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+        _send(conn, GET_A)
     await _next_iteration()
 
 
@@ -113,7 +121,7 @@ async def test_connection_lost_fails_pending_requests_at_once(fake_transport):
     fake_transport(conn)
     closed: list[Connection] = []
     conn.set_close_callback(closed.append)
-    futures = [conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"]) for _ in range(3)]
+    futures = [_send(conn, GET_A) for _ in range(3)]
     conn.connection_lost(ConnectionResetError())
     for fut in futures:
         with pytest.raises(ConnectionLostError):
@@ -128,14 +136,14 @@ async def test_connection_holds_writes_while_the_transport_is_paused(fake_transp
     conn = _connection()
     transport = fake_transport(conn)
     conn.pause_writing()
-    conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+    _send(conn, GET_A)
     await _next_iteration()
-    conn.send(GET_B, ReplyKind.RETRIEVAL, [b"b"])
+    _send(conn, GET_B)
     await _next_iteration()
     assert transport.writes == []
     conn.resume_writing()
     await _next_iteration()
-    assert transport.writes == [GET_A + GET_B]
+    assert transport.writes == [GET_A.data + GET_B.data]
 
 
 @pytest.mark.asyncio
@@ -145,11 +153,11 @@ async def test_connection_pipelines_requests_to_memcached(memcached):
     try:
         keys = [b"key-%d" % i for i in range(64)]
         stored = await asyncio.gather(
-            *(conn.execute(storage_command(b"set", k, k * 3), ReplyKind.STORAGE) for k in keys)
+            *(conn.execute(storage_command(b"set", k, k * 3)) for k in keys)
         )
         assert stored == [Status.STORED] * len(keys)
         replies = await asyncio.gather(
-            *(conn.execute(retrieval_command(b"get", [k]), ReplyKind.RETRIEVAL, [k]) for k in keys)
+            *(conn.execute(retrieval_command(b"get", [k])) for k in keys)
         )
         assert replies == [[Value(k, 0, k * 3, None)] for k in keys]
         assert conn.max_depth > 1
@@ -176,10 +184,11 @@ async def test_connection_tls_writes_whole_requests_in_record_sized_chunks(fake_
     """On TLS, a flush packs whole requests into writes of at most 16 KiB; a longer one alone."""
     conn = _connection()
     transport = _TLSTransport.attach(fake_transport, conn)
-    small = storage_command(b"set", b"k", b"v" * 1000, 0, 0)
-    large = storage_command(b"set", b"k", b"v" * 40_000, 0, 0)
-    for request in [small] * 20 + [large] + [small] * 3:
-        conn.send(request, ReplyKind.STORAGE)
+    small_request = storage_command(b"set", b"k", b"v" * 1000, 0, 0)
+    large_request = storage_command(b"set", b"k", b"v" * 40_000, 0, 0)
+    for request in [small_request] * 20 + [large_request] + [small_request] * 3:
+        _send(conn, request)
+    small, large = small_request.data, large_request.data
     await _next_iteration()
     assert b"".join(transport.writes) == small * 20 + large + small * 3
     assert all(len(w) <= 16 * 1024 for w in transport.writes if large not in w)
@@ -193,9 +202,9 @@ async def test_connection_tls_silence_with_requests_in_flight_nudges_once(fake_t
     conn = _connection()
     transport = _TLSTransport.attach(fake_transport, conn)
     conn.watch_stalls()
-    fut = conn.send(GET_A, ReplyKind.RETRIEVAL, [b"a"])
+    fut = _send(conn, GET_A)
     await asyncio.sleep(0.18)
-    assert transport.writes == [GET_A, b"version\r\n"]  # one nudge outstanding at a time
+    assert transport.writes == [GET_A.data, b"version\r\n"]  # one nudge outstanding at a time
     conn.data_received(VALUE_A + b"VERSION 1.6.18\r\n")
     assert fut.result() == [Value(b"a", 0, b"aaa", None)]
     assert conn.in_flight == 0

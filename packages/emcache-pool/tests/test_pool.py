@@ -11,7 +11,6 @@ import pytest
 from emcache_pool import Connection, MemcachedHostAddress
 from emcache_pool.errors import PoolClosedError
 from emcache_protocol import (
-    ReplyKind,
     Status,
     Value,
     incr_decr_command,
@@ -21,11 +20,11 @@ from emcache_protocol import (
 
 
 async def _set(pool, key: bytes, value: bytes, **kw) -> object:
-    return await pool.execute(storage_command(b"set", key, value), ReplyKind.STORAGE, **kw)
+    return await pool.execute(storage_command(b"set", key, value), **kw)
 
 
 async def _get(pool, key: bytes, **kw) -> bytes | None:
-    reply = await pool.execute(retrieval_command(b"get", [key]), ReplyKind.RETRIEVAL, [key], **kw)
+    reply = await pool.execute(retrieval_command(b"get", [key]), **kw)
     assert isinstance(reply, list)
     return reply[0].value if reply else None
 
@@ -46,7 +45,7 @@ async def test_pool_multi_key_get_returns_values_in_server_order(memcached, make
     await _set(pool, b"k1", b"one")
     await _set(pool, b"k3", b"three")
     keys = [b"k1", b"k2", b"k3"]
-    reply = await pool.execute(retrieval_command(b"get", keys), ReplyKind.RETRIEVAL, keys)
+    reply = await pool.execute(retrieval_command(b"get", keys))
     assert reply == [Value(b"k1", 0, b"one", None), Value(b"k3", 0, b"three", None)]
 
 
@@ -121,7 +120,7 @@ async def test_pool_runs_on_connect_before_serving_requests(memcached, make_pool
 
     async def on_connect(conn: Connection) -> None:
         await asyncio.sleep(0.05)
-        reply = await conn.execute(storage_command(b"set", b"ready", b"yes"), ReplyKind.STORAGE)
+        reply = await conn.execute(storage_command(b"set", b"ready", b"yes"))
         assert reply is Status.STORED
         steps.append(conn)
 
@@ -174,9 +173,9 @@ async def test_pool_noreply_returns_once_queued_and_keeps_replies_aligned(memcac
     pool = make_pool(memcached, max_connections=1)
     await _set(pool, b"text", b"abc")
     incr = incr_decr_command(b"incr", b"text", 1)  # draws a CLIENT_ERROR line
-    assert await pool.execute(incr, ReplyKind.INCR_DECR, noreply=True) is None
+    assert await pool.execute_noreply(incr) is None
     set_a = storage_command(b"set", b"a", b"1")
-    assert await pool.execute(set_a, ReplyKind.STORAGE, noreply=True) is None
+    assert await pool.execute_noreply(set_a) is None
     assert await _get(pool, b"a", timeout=1.0) == b"1"
 
 

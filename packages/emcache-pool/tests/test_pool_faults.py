@@ -12,7 +12,7 @@ import pytest
 
 from emcache_pool import MemcachedHostAddress
 from emcache_pool.errors import ConnectError, ConnectionLostError, ServerProtocolError
-from emcache_protocol import ReplyKind, Status, retrieval_command, storage_command
+from emcache_protocol import Status, retrieval_command, storage_command
 from emcache_testing import free_port
 
 
@@ -23,7 +23,7 @@ def _value_of(key: bytes) -> bytes:
 
 
 async def _get(pool, key: bytes, **kw) -> bytes | None:
-    reply = await pool.execute(retrieval_command(b"get", [key]), ReplyKind.RETRIEVAL, [key], **kw)
+    reply = await pool.execute(retrieval_command(b"get", [key]), **kw)
     assert isinstance(reply, list)
     return reply[0].value if reply else None
 
@@ -43,14 +43,12 @@ async def test_pool_random_cancellations_never_mismatch_values(memcached, make_p
     rng = random.Random(1234)
     keys = [b"key-%d" % i for i in range(300)]
     for key in keys:
-        await pool.execute(storage_command(b"set", key, _value_of(key)), ReplyKind.STORAGE)
+        await pool.execute(storage_command(b"set", key, _value_of(key)))
     mismatches: list[bytes] = []
     completed = [0]
 
     async def fetch(batch: list[bytes], within: float | None) -> None:
-        reply = await pool.execute(
-            retrieval_command(b"get", batch), ReplyKind.RETRIEVAL, batch, timeout=within
-        )
+        reply = await pool.execute(retrieval_command(b"get", batch), timeout=within)
         assert isinstance(reply, list)
         for value in reply:
             if value.key not in batch or value.value != _value_of(value.key):
@@ -93,7 +91,7 @@ async def test_pool_survives_a_node_killed_mid_traffic(memcached, make_pool):
     """Killing the node fails pending requests fast and marks it unhealthy; a restart heals it."""
     health: list[bool] = []
     pool = make_pool(memcached, health.append, max_connections=2)
-    await pool.execute(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE)
+    await pool.execute(storage_command(b"set", b"k", b"v"))
     errors: list[tuple[float, BaseException]] = []
     successes: list[float] = []
     stop = False
@@ -134,7 +132,7 @@ async def test_pool_paused_node_times_callers_out_and_stays_aligned(memcached, m
     pool = make_pool(memcached, max_connections=2)
     keys = [b"key-%d" % i for i in range(50)]
     for key in keys:
-        await pool.execute(storage_command(b"set", key, _value_of(key)), ReplyKind.STORAGE)
+        await pool.execute(storage_command(b"set", key, _value_of(key)))
     memcached.pause()
     await asyncio.sleep(0.05)  # let SIGSTOP land
     try:
@@ -239,7 +237,7 @@ async def test_pool_restores_min_connections_after_losing_them(memcached, make_p
     memcached.restart()
     await _wait_for(lambda: pool.metrics().connections_closed == 2, within=1.0)
     await _wait_for(lambda: pool.metrics().cur_connections == 2, within=2.0)
-    reply = await pool.execute(storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE, timeout=1.0)
+    reply = await pool.execute(storage_command(b"set", b"k", b"v"), timeout=1.0)
     assert reply is Status.STORED
 
 

@@ -6,15 +6,13 @@ import asyncio
 
 import pytest
 
-from emcache_protocol import ReplyKind, retrieval_command
+from emcache_protocol import retrieval_command
 
 
 async def _load(pool) -> None:
     request = retrieval_command(b"get", [b"k"])
     for _ in range(10):
-        await asyncio.gather(
-            *(pool.execute(request, ReplyKind.RETRIEVAL, [b"k"]) for _ in range(64))
-        )
+        await asyncio.gather(*(pool.execute(request) for _ in range(64)))
 
 
 @pytest.mark.asyncio
@@ -64,7 +62,7 @@ async def test_pool_never_purges_a_busy_connection(memcached, make_pool):
     )
     request = retrieval_command(b"get", [b"k"])
     for _ in range(40):
-        await pool.execute(request, ReplyKind.RETRIEVAL, [b"k"])
+        await pool.execute(request)
         await asyncio.sleep(0.01)
     metrics = pool.metrics()
     assert metrics.connections_purged == 0

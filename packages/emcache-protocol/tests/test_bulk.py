@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emcache_protocol import NEED_DATA, ProtocolError, ReplyKind, ResponseParser, Value
+from emcache_protocol import NEED_DATA, ProtocolError, ReplyKind, Request, ResponseParser, Value
 from emcache_protocol._bulk import read_whole_reply
 
 KEYS = [b"a", b"bb", b"ccc", b"d"]
@@ -18,7 +18,7 @@ def outcome(chunks: Sequence[bytes], keys: Sequence[bytes] | None) -> object:
     try:
         for chunk in chunks:
             parser.receive_data(chunk)
-            reply = parser.next_reply(ReplyKind.RETRIEVAL, keys)
+            reply = parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, keys))
             if reply is not NEED_DATA:
                 return reply
     except ProtocolError:
@@ -86,7 +86,7 @@ def test_bulk_reader_respects_max_value_size() -> None:
     parser = ResponseParser(max_value_size=2)
     parser.receive_data(stream)
     with pytest.raises(ProtocolError):
-        parser.next_reply(ReplyKind.RETRIEVAL, [b"a", b"bb"])
+        parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"a", b"bb"]))
 
 
 def test_bulk_reader_checks_keys_without_a_request() -> None:

@@ -10,6 +10,7 @@ from emcache_protocol import (
     MAX_COMMAND_LINE,
     MAX_KEY_LENGTH,
     ProtocolValidationError,
+    ReplyKind,
     auth_command,
     cache_memlimit_command,
     config_get_cluster_command,
@@ -32,27 +33,38 @@ U64 = 2**64 - 1
 @pytest.mark.parametrize("command", [b"set", b"add", b"replace", b"append", b"prepend"])
 def test_storage_command_encodes_line_and_data(command: bytes) -> None:
     """A storage request is the command line then the data block, both CRLF-terminated."""
-    assert storage_command(command, b"k", b"v\r\n", 3, 60) == command + b" k 3 60 3\r\nv\r\n\r\n"
+    assert (
+        storage_command(command, b"k", b"v\r\n", 3, 60).data == command + b" k 3 60 3\r\nv\r\n\r\n"
+    )
 
 
-def test_storage_command_encodes_cas_and_noreply() -> None:
-    """cas puts the unique after the length, noreply comes last."""
-    request = storage_command(b"cas", b"k", b"abc", 1, 2, cas=99, noreply=True)
-    assert request == b"cas k 1 2 3 99 noreply\r\nabc\r\n"
+def test_storage_command_encodes_cas() -> None:
+    """cas puts the unique after the length."""
+    request = storage_command(b"cas", b"k", b"abc", 1, 2, cas=99)
+    assert request.data == b"cas k 1 2 3 99\r\nabc\r\n"
+    assert request.kind is ReplyKind.STORAGE
+
+
+def test_encoders_never_send_the_noreply_token() -> None:
+    """No encoder takes noreply: a pipelined stream must get one reply per request."""
+    with pytest.raises(TypeError):
+        storage_command(b"set", b"k", b"v", noreply=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        delete_command(b"k", noreply=True)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("value", [bytearray(b"abc"), memoryview(b"abc"), b"abc"])
 def test_storage_command_accepts_bytes_like_values(value: object) -> None:
     """bytes, bytearray and memoryview values encode the same."""
-    assert storage_command(b"set", b"k", value) == b"set k 0 0 3\r\nabc\r\n"  # type: ignore[arg-type]
+    assert storage_command(b"set", b"k", value).data == b"set k 0 0 3\r\nabc\r\n"  # type: ignore[arg-type]
 
 
 def test_storage_command_accepts_range_limits() -> None:
     """Flags 2**32-1 and both ends of the signed 32-bit exptime are accepted."""
-    request = storage_command(b"set", b"k", b"", U32, -(2**31))
+    request = storage_command(b"set", b"k", b"", U32, -(2**31)).data
     assert request == b"set k %d -2147483648 0\r\n\r\n" % U32
-    assert storage_command(b"set", b"k", b"", 0, 2**31 - 1).startswith(b"set k 0 2147483647 0")
-    assert storage_command(b"cas", b"k", b"", cas=U64).startswith(b"cas k 0 0 0 %d" % U64)
+    assert storage_command(b"set", b"k", b"", 0, 2**31 - 1).data.startswith(b"set k 0 2147483647 0")
+    assert storage_command(b"cas", b"k", b"", cas=U64).data.startswith(b"cas k 0 0 0 %d" % U64)
 
 
 def test_storage_command_accepts_int_subclasses() -> None:
@@ -61,7 +73,7 @@ def test_storage_command_accepts_int_subclasses() -> None:
     class Flag(IntEnum):
         PICKLED = 2
 
-    assert storage_command(b"set", b"k", b"", Flag.PICKLED) == b"set k 2 0 0\r\n\r\n"
+    assert storage_command(b"set", b"k", b"", Flag.PICKLED).data == b"set k 2 0 0\r\n\r\n"
 
 
 @pytest.mark.parametrize(
@@ -98,14 +110,14 @@ def test_storage_command_refuses_bad_arguments(
 
 def test_retrieval_command_encodes_many_keys() -> None:
     """get and gets list every key on one line."""
-    assert retrieval_command(b"get", [b"a"]) == b"get a\r\n"
-    assert retrieval_command(b"gets", (b"a", b"b", b"c")) == b"gets a b c\r\n"
+    assert retrieval_command(b"get", [b"a"]).data == b"get a\r\n"
+    assert retrieval_command(b"gets", (b"a", b"b", b"c")).data == b"gets a b c\r\n"
 
 
 def test_retrieval_command_encodes_exptime_for_gat() -> None:
     """gat and gats put the exptime before the keys."""
-    assert retrieval_command(b"gat", [b"a", b"b"], 10) == b"gat 10 a b\r\n"
-    assert retrieval_command(b"gats", [b"a"], -1) == b"gats -1 a\r\n"
+    assert retrieval_command(b"gat", [b"a", b"b"], 10).data == b"gat 10 a b\r\n"
+    assert retrieval_command(b"gats", [b"a"], -1).data == b"gats -1 a\r\n"
 
 
 @pytest.mark.parametrize(
@@ -132,9 +144,8 @@ def test_retrieval_command_refuses_bad_arguments(
 
 
 def test_incr_decr_command_encodes_delta() -> None:
-    """incr and decr carry the delta, up to 2**64-1, and noreply."""
-    assert incr_decr_command(b"incr", b"n", 1) == b"incr n 1\r\n"
-    assert incr_decr_command(b"decr", b"n", U64, noreply=True) == b"decr n %d noreply\r\n" % U64
+    """incr and decr carry the delta, up to 2**64-1."""
+    assert incr_decr_command(b"incr", b"n", 1).data == b"incr n 1\r\n"
 
 
 @pytest.mark.parametrize(
@@ -156,11 +167,9 @@ def test_incr_decr_command_refuses_bad_arguments(
 
 
 def test_touch_and_delete_commands_encode_key() -> None:
-    """touch carries the exptime; both accept noreply."""
-    assert touch_command(b"k", 5) == b"touch k 5\r\n"
-    assert touch_command(b"k", -1, noreply=True) == b"touch k -1 noreply\r\n"
-    assert delete_command(b"k") == b"delete k\r\n"
-    assert delete_command(b"k", noreply=True) == b"delete k noreply\r\n"
+    """touch carries the exptime, delete the key alone."""
+    assert touch_command(b"k", 5).data == b"touch k 5\r\n"
+    assert delete_command(b"k").data == b"delete k\r\n"
 
 
 def test_touch_and_delete_commands_refuse_bad_keys() -> None:
@@ -174,25 +183,24 @@ def test_touch_and_delete_commands_refuse_bad_keys() -> None:
 
 
 def test_flush_all_command_encodes_delay() -> None:
-    """flush_all omits a zero delay and accepts noreply."""
-    assert flush_all_command() == b"flush_all\r\n"
-    assert flush_all_command(10) == b"flush_all 10\r\n"
-    assert flush_all_command(noreply=True) == b"flush_all noreply\r\n"
+    """flush_all omits a zero delay."""
+    assert flush_all_command().data == b"flush_all\r\n"
+    assert flush_all_command(10).data == b"flush_all 10\r\n"
     with pytest.raises(ProtocolValidationError, match="delay"):
         flush_all_command(-1)
 
 
 def test_simple_commands_encode_fixed_lines() -> None:
     """version and config get cluster take no argument."""
-    assert version_command() == b"version\r\n"
-    assert config_get_cluster_command() == b"config get cluster\r\n"
+    assert version_command().data == b"version\r\n"
+    assert config_get_cluster_command().data == b"config get cluster\r\n"
 
 
 def test_stats_command_encodes_arguments() -> None:
     """stats takes optional str or bytes tokens."""
-    assert stats_command() == b"stats\r\n"
-    assert stats_command("settings") == b"stats settings\r\n"
-    assert stats_command(b"cachedump", "1", "10") == b"stats cachedump 1 10\r\n"
+    assert stats_command().data == b"stats\r\n"
+    assert stats_command("settings").data == b"stats settings\r\n"
+    assert stats_command(b"cachedump", "1", "10").data == b"stats cachedump 1 10\r\n"
 
 
 @pytest.mark.parametrize(
@@ -212,11 +220,9 @@ def test_stats_command_refuses_bad_arguments(arg: object, error: type[Exception]
 
 
 def test_verbosity_and_memlimit_commands_encode_numbers() -> None:
-    """verbosity and cache_memlimit carry one number and noreply."""
-    assert verbosity_command(1) == b"verbosity 1\r\n"
-    assert verbosity_command(0, noreply=True) == b"verbosity 0 noreply\r\n"
-    assert cache_memlimit_command(64) == b"cache_memlimit 64\r\n"
-    assert cache_memlimit_command(8, noreply=True) == b"cache_memlimit 8 noreply\r\n"
+    """verbosity and cache_memlimit carry one number."""
+    assert verbosity_command(1).data == b"verbosity 1\r\n"
+    assert cache_memlimit_command(64).data == b"cache_memlimit 64\r\n"
 
 
 @pytest.mark.parametrize("megabytes", [7, 1_000_000_001, -1])
@@ -228,8 +234,8 @@ def test_cache_memlimit_command_refuses_what_memcached_refuses(megabytes: int) -
 
 def test_auth_command_encodes_credentials_as_data() -> None:
     """The credentials are the data block of a set with placeholder tokens."""
-    assert auth_command("user", "pa ss") == b"set _ _ _ 10\r\nuser pa ss\r\n"
-    assert auth_command(b"u", b"p") == b"set _ _ _ 3\r\nu p\r\n"
+    assert auth_command("user", "pa ss").data == b"set _ _ _ 10\r\nuser pa ss\r\n"
+    assert auth_command(b"u", b"p").data == b"set _ _ _ 3\r\nu p\r\n"
 
 
 @pytest.mark.parametrize(
@@ -269,21 +275,23 @@ def test_retrieval_commands_split_gat_lines_under_the_limit(
     keys = _random_keys(5000, seed)
     parts = retrieval_commands(command, keys, exptime)
     assert len(parts) > 1
-    assert [key for _, group in parts for key in group] == keys
-    for request, group in parts:
+    assert [key for _, _, group in parts for key in group] == keys
+    for request, _, group in parts:
         assert len(request) <= MAX_COMMAND_LINE
-        assert request == retrieval_command(command, group, exptime)
+        assert request == retrieval_command(command, group, exptime).data
     # Greedy: each group but the last would overflow with the next key added.
-    for (request, _), (_, following) in itertools.pairwise(parts):
+    for (request, _, _), (_, _, following) in itertools.pairwise(parts):
         assert len(request) + 1 + len(following[0]) > MAX_COMMAND_LINE
 
 
 def test_retrieval_commands_keep_short_and_get_requests_whole() -> None:
     """get/gets of any length, and a gat that fits, stay one request with the keys given."""
     keys = _random_keys(2000, 4)
-    assert retrieval_commands(b"get", keys) == [(retrieval_command(b"get", keys), keys)]
-    assert retrieval_commands(b"gets", keys) == [(retrieval_command(b"gets", keys), keys)]
-    assert retrieval_commands(b"gat", (b"a", b"b"), 5) == [(b"gat 5 a b\r\n", (b"a", b"b"))]
+    assert retrieval_commands(b"get", keys) == [retrieval_command(b"get", keys)]
+    assert retrieval_commands(b"gets", keys) == [retrieval_command(b"gets", keys)]
+    assert retrieval_commands(b"gat", (b"a", b"b"), 5) == [
+        (b"gat 5 a b\r\n", ReplyKind.RETRIEVAL, (b"a", b"b"))
+    ]
 
 
 def test_retrieval_commands_fill_lines_to_the_limit() -> None:
@@ -292,10 +300,10 @@ def test_retrieval_commands_fill_lines_to_the_limit() -> None:
     keys = [b"k" * 249 + b"%d" % i for i in range(7)]
     last = MAX_COMMAND_LINE - head - sum(len(k) + 1 for k in keys)
     keys.append(b"z" * last)
-    [(request, _)] = retrieval_commands(b"gat", keys, 0)
+    [(request, _, _)] = retrieval_commands(b"gat", keys, 0)
     assert len(request) == MAX_COMMAND_LINE
     parts = retrieval_commands(b"gat", [*keys, b"y"], 0)
-    assert [group for _, group in parts] == [keys, [b"y"]]
+    assert [group for _, _, group in parts] == [keys, [b"y"]]
 
 
 @pytest.mark.parametrize(
@@ -324,12 +332,12 @@ def test_retrieval_command_refuses_a_gat_line_over_the_limit(command: bytes) -> 
     keys = _random_keys(700, 5)
     with pytest.raises(ProtocolValidationError, match="retrieval_commands"):
         retrieval_command(command, keys, 0)
-    assert len(retrieval_command(b"get", keys)) > MAX_COMMAND_LINE
+    assert len(retrieval_command(b"get", keys).data) > MAX_COMMAND_LINE
 
 
 def test_stats_command_refuses_a_line_over_the_limit() -> None:
     """stats arguments that would make a line longer than MAX_COMMAND_LINE are refused."""
-    assert len(stats_command(*["x" * 240] * 8)) <= MAX_COMMAND_LINE
+    assert len(stats_command(*["x" * 240] * 8).data) <= MAX_COMMAND_LINE
     with pytest.raises(ProtocolValidationError, match="MAX_COMMAND_LINE"):
         stats_command(*["x" * 250] * 8)
 
@@ -342,30 +350,65 @@ def test_no_encoded_line_but_get_and_gets_exceeds_the_limit() -> None:
     """
     key = b"k" * MAX_KEY_LENGTH
     requests = [
-        storage_command(b"cas", key, b"v" * 5000, U32, -(2**31), cas=U64, noreply=True),
+        storage_command(b"cas", key, b"v" * 5000, U32, -(2**31), cas=U64).data,
         *(
-            storage_command(c, key, b"v", U32, -(2**31), noreply=True)
+            storage_command(c, key, b"v", U32, -(2**31)).data
             for c in (b"set", b"add", b"replace", b"append", b"prepend")
         ),
-        incr_decr_command(b"decr", key, U64, noreply=True),
-        touch_command(key, -(2**31), noreply=True),
-        delete_command(key, noreply=True),
-        flush_all_command(2**31 - 1, noreply=True),
-        verbosity_command(U32, noreply=True),
-        cache_memlimit_command(1_000_000_000, noreply=True),
-        version_command(),
-        config_get_cluster_command(),
-        auth_command(b"u" * MAX_KEY_LENGTH, b"p" * 5000),
-        stats_command(*["x" * 240] * 8),
+        incr_decr_command(b"decr", key, U64).data,
+        touch_command(key, -(2**31)).data,
+        delete_command(key).data,
+        flush_all_command(2**31 - 1).data,
+        verbosity_command(U32).data,
+        cache_memlimit_command(1_000_000_000).data,
+        version_command().data,
+        config_get_cluster_command().data,
+        auth_command(b"u" * MAX_KEY_LENGTH, b"p" * 5000).data,
+        stats_command(*["x" * 240] * 8).data,
     ]
     for command in (b"gat", b"gats"):
         for exptime in (-(2**31), 2**31 - 1):
             requests += [
                 request
                 for keys in ([key] * 200, _random_keys(5000, 6))
-                for request, _ in retrieval_commands(command, keys, exptime)
+                for request, _, _ in retrieval_commands(command, keys, exptime)
             ]
     for request in requests:
         line = request[: request.index(b"\r\n") + 2]
         assert not line.startswith((b"get ", b"gets "))
         assert len(line) <= MAX_COMMAND_LINE, line[:40]
+
+
+def test_each_encoder_fixes_the_kind_of_its_reply() -> None:
+    """An encoder's request carries the reply kind that fits it, and its keys for retrievals."""
+    expected = [
+        (storage_command(b"set", b"k", b"v"), ReplyKind.STORAGE),
+        (storage_command(b"cas", b"k", b"v", cas=1), ReplyKind.STORAGE),
+        (retrieval_command(b"get", [b"k"]), ReplyKind.RETRIEVAL),
+        (retrieval_command(b"gat", [b"k"], 5), ReplyKind.RETRIEVAL),
+        (retrieval_command(b"gets", [b"k"]), ReplyKind.RETRIEVAL_CAS),
+        (retrieval_command(b"gats", [b"k"], 5), ReplyKind.RETRIEVAL_CAS),
+        (incr_decr_command(b"incr", b"k", 1), ReplyKind.INCR_DECR),
+        (touch_command(b"k", 1), ReplyKind.TOUCH),
+        (delete_command(b"k"), ReplyKind.DELETE),
+        (flush_all_command(), ReplyKind.OK),
+        (verbosity_command(1), ReplyKind.OK),
+        (cache_memlimit_command(64), ReplyKind.OK),
+        (version_command(), ReplyKind.VERSION),
+        (stats_command(), ReplyKind.STATS),
+        (config_get_cluster_command(), ReplyKind.CONFIG),
+        (auth_command("u", "p"), ReplyKind.STORAGE),
+    ]
+    for request, kind in expected:
+        assert request.kind is kind, request
+        assert (request.keys is not None) == (
+            kind in (ReplyKind.RETRIEVAL, ReplyKind.RETRIEVAL_CAS)
+        )
+
+
+def test_request_repr_never_shows_its_bytes() -> None:
+    """A request's repr names its kind and size only: no value, no credential."""
+    request = auth_command("alice", "s3cr3t-password")
+    assert "s3cr3t" not in repr(request)
+    assert "s3cr3t" not in str(request)
+    assert "private" not in repr(storage_command(b"set", b"k", b"private"))

@@ -11,11 +11,14 @@ from emcache_protocol import (
     ErrorReply,
     ProtocolError,
     ReplyKind,
+    Request,
     ResponseParser,
     StatsReply,
     Status,
     Value,
     VersionReply,
+    stats_command,
+    storage_command,
 )
 
 
@@ -23,7 +26,7 @@ def parse(data: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None) -> 
     """Parse one complete reply and check that nothing is left over."""
     parser = ResponseParser()
     parser.receive_data(data)
-    reply = parser.next_reply(kind, keys)
+    reply = parser.next_reply(Request(b"", kind, keys))
     assert not parser.has_buffered_data()
     return reply
 
@@ -77,8 +80,8 @@ def test_parser_reads_error_replies_for_every_kind(
     """Any request may get an error line; it is the whole reply."""
     parser = ResponseParser()
     parser.receive_data(line + b"STORED\r\n")
-    assert parser.next_reply(kind, [b"k"]) == error
-    assert parser.next_reply(ReplyKind.STORAGE) is Status.STORED
+    assert parser.next_reply(Request(b"", kind, [b"k"])) == error
+    assert parser.next_reply(Request(b"", ReplyKind.STORAGE)) is Status.STORED
 
 
 def test_parser_reads_single_value() -> None:
@@ -125,7 +128,7 @@ def test_parser_refuses_values_for_unexpected_keys(stream: bytes, keys: list[byt
     parser = ResponseParser()
     parser.receive_data(stream)
     with pytest.raises(ProtocolError, match="not requested"):
-        parser.next_reply(ReplyKind.RETRIEVAL, keys)
+        parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, keys))
 
 
 def test_parser_returns_requested_key_objects() -> None:
@@ -139,11 +142,11 @@ def test_parser_keeps_partial_multi_get_between_calls() -> None:
     """Values already read are kept while the rest of the reply arrives."""
     parser = ResponseParser()
     parser.receive_data(b"VALUE a 0 1\r\nx\r\nVALUE b 0 3\r\nyy")
-    assert parser.next_reply(ReplyKind.RETRIEVAL, [b"a", b"b"]) is NEED_DATA
+    assert parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"a", b"b"])) is NEED_DATA
     parser.receive_data(b"y\r\nEN")
-    assert parser.next_reply(ReplyKind.RETRIEVAL, [b"a", b"b"]) is NEED_DATA
+    assert parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"a", b"b"])) is NEED_DATA
     parser.receive_data(b"D\r\n")
-    reply = parser.next_reply(ReplyKind.RETRIEVAL, [b"a", b"b"])
+    reply = parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"a", b"b"]))
     assert reply == [Value(b"a", 0, b"x", None), Value(b"b", 0, b"yyy", None)]
     assert not parser.has_buffered_data()
 
@@ -155,7 +158,7 @@ def test_parser_waits_for_a_large_value_without_rejoining() -> None:
     results = []
     for i in range(len(stream)):
         parser.receive_data(stream[i : i + 1])
-        results.append(parser.next_reply(ReplyKind.RETRIEVAL, [b"k"]))
+        results.append(parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"k"])))
     assert results[:-1] == [NEED_DATA] * (len(stream) - 1)
     assert results[-1] == [Value(b"k", 0, b"z" * 1000, None)]
 
@@ -164,12 +167,12 @@ def test_parser_reads_many_replies_from_one_chunk() -> None:
     """Pipelined replies are read in order from one chunk."""
     parser = ResponseParser()
     parser.receive_data(b"STORED\r\nDELETED\r\n42\r\nEND\r\nOK\r\n")
-    assert parser.next_reply(ReplyKind.STORAGE) is Status.STORED
-    assert parser.next_reply(ReplyKind.DELETE) is Status.DELETED
-    assert parser.next_reply(ReplyKind.INCR_DECR) == 42
-    assert parser.next_reply(ReplyKind.RETRIEVAL, [b"k"]) == []
-    assert parser.next_reply(ReplyKind.OK) is Status.OK
-    assert parser.next_reply(ReplyKind.OK) is NEED_DATA
+    assert parser.next_reply(Request(b"", ReplyKind.STORAGE)) is Status.STORED
+    assert parser.next_reply(Request(b"", ReplyKind.DELETE)) is Status.DELETED
+    assert parser.next_reply(Request(b"", ReplyKind.INCR_DECR)) == 42
+    assert parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"k"])) == []
+    assert parser.next_reply(Request(b"", ReplyKind.OK)) is Status.OK
+    assert parser.next_reply(Request(b"", ReplyKind.OK)) is NEED_DATA
 
 
 def test_parser_reports_unconsumed_bytes() -> None:
@@ -177,7 +180,7 @@ def test_parser_reports_unconsumed_bytes() -> None:
     parser = ResponseParser()
     assert not parser.has_buffered_data()
     parser.receive_data(b"STORED\r\nERROR\r\n")
-    assert parser.next_reply(ReplyKind.STORAGE) is Status.STORED
+    assert parser.next_reply(Request(b"", ReplyKind.STORAGE)) is Status.STORED
     assert parser.has_buffered_data()
 
 
@@ -198,9 +201,9 @@ def test_parser_reads_stats_split_across_chunks() -> None:
     """A stats reply fed in pieces keeps the lines read so far."""
     parser = ResponseParser()
     parser.receive_data(b"STAT a 1\r\nSTAT b")
-    assert parser.next_reply(ReplyKind.STATS) is NEED_DATA
+    assert parser.next_reply(Request(b"", ReplyKind.STATS)) is NEED_DATA
     parser.receive_data(b" 2\r\nEND\r\n")
-    assert parser.next_reply(ReplyKind.STATS) == StatsReply({"a": "1", "b": "2"})
+    assert parser.next_reply(Request(b"", ReplyKind.STATS)) == StatsReply({"a": "1", "b": "2"})
 
 
 def test_parser_reads_cluster_config() -> None:
@@ -233,7 +236,7 @@ def test_parser_refuses_malformed_cluster_config(stream: bytes) -> None:
     parser = ResponseParser()
     parser.receive_data(stream)
     with pytest.raises(ProtocolError):
-        parser.next_reply(ReplyKind.CONFIG)
+        parser.next_reply(Request(b"", ReplyKind.CONFIG))
 
 
 def test_parser_maps_memlimit_refusals_to_error_replies() -> None:
@@ -276,7 +279,7 @@ def test_parser_refuses_garbage(kind: ReplyKind, stream: bytes) -> None:
     parser = ResponseParser()
     parser.receive_data(stream)
     with pytest.raises(ProtocolError):
-        parser.next_reply(kind, [b"k"])
+        parser.next_reply(Request(b"", kind, [b"k"]))
 
 
 def test_parser_refuses_lengths_above_max_value_size() -> None:
@@ -284,7 +287,7 @@ def test_parser_refuses_lengths_above_max_value_size() -> None:
     parser = ResponseParser(max_value_size=10)
     parser.receive_data(b"VALUE k 0 11\r\n")
     with pytest.raises(ProtocolError, match="max_value_size"):
-        parser.next_reply(ReplyKind.RETRIEVAL, [b"k"])
+        parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"k"]))
 
 
 def test_parser_refuses_endless_lines() -> None:
@@ -292,7 +295,7 @@ def test_parser_refuses_endless_lines() -> None:
     parser = ResponseParser()
     parser.receive_data(b"STORED" * 20_000)
     with pytest.raises(ProtocolError, match="longer than"):
-        parser.next_reply(ReplyKind.STORAGE)
+        parser.next_reply(Request(b"", ReplyKind.STORAGE))
 
 
 def test_parser_refuses_bad_max_value_size() -> None:
@@ -307,7 +310,9 @@ def test_parser_copies_non_bytes_chunks() -> None:
     chunk = bytearray(b"VALUE k 0 1\r\nx\r\nEND\r\n")
     parser.receive_data(chunk)  # type: ignore[arg-type]
     chunk[13] = ord("y")
-    assert parser.next_reply(ReplyKind.RETRIEVAL, [b"k"]) == [Value(b"k", 0, b"x", None)]
+    assert parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"k"])) == [
+        Value(b"k", 0, b"x", None)
+    ]
 
 
 def test_need_data_has_a_readable_repr() -> None:
@@ -339,18 +344,18 @@ def test_parser_refuses_a_bare_newline_at_once(kind: ReplyKind, stream: bytes) -
     parser = ResponseParser()
     parser.receive_data(stream)
     with pytest.raises(ProtocolError, match="bare"):
-        parser.next_reply(kind, [b"k"])
+        parser.next_reply(Request(b"", kind, [b"k"]))
 
 
 def test_parser_refuses_a_bare_newline_arriving_later() -> None:
     """A line that was waiting for its end raises when a bare \\n completes it."""
     parser = ResponseParser()
     parser.receive_data(b"STORED\r\nSTOR")
-    assert parser.next_reply(ReplyKind.STORAGE) is Status.STORED
-    assert parser.next_reply(ReplyKind.STORAGE) is NEED_DATA
+    assert parser.next_reply(Request(b"", ReplyKind.STORAGE)) is Status.STORED
+    assert parser.next_reply(Request(b"", ReplyKind.STORAGE)) is NEED_DATA
     parser.receive_data(b"ED\n")
     with pytest.raises(ProtocolError, match="bare"):
-        parser.next_reply(ReplyKind.STORAGE)
+        parser.next_reply(Request(b"", ReplyKind.STORAGE))
 
 
 def test_parser_refuses_a_bare_newline_at_the_start_of_a_chunk() -> None:
@@ -358,7 +363,7 @@ def test_parser_refuses_a_bare_newline_at_the_start_of_a_chunk() -> None:
     parser = ResponseParser()
     parser.receive_data(b"\nSTORED\r")
     with pytest.raises(ProtocolError, match="bare"):
-        parser.next_reply(ReplyKind.STORAGE)
+        parser.next_reply(Request(b"", ReplyKind.STORAGE))
 
 
 def test_parser_reads_newlines_inside_data_blocks_byte_by_byte() -> None:
@@ -370,7 +375,7 @@ def test_parser_reads_newlines_inside_data_blocks_byte_by_byte() -> None:
     for index in range(len(stream)):
         assert reply is NEED_DATA
         parser.receive_data(stream[index : index + 1])
-        reply = parser.next_reply(ReplyKind.RETRIEVAL_CAS, [b"k"])
+        reply = parser.next_reply(Request(b"", ReplyKind.RETRIEVAL_CAS, [b"k"]))
     assert reply == [Value(b"k", 0, data, 9)]
 
 
@@ -402,14 +407,16 @@ def test_parser_refuses_cas_retrievals_without_cas(stream: bytes) -> None:
     parser = ResponseParser()
     parser.receive_data(stream)
     with pytest.raises(ProtocolError, match="cas"):
-        parser.next_reply(ReplyKind.RETRIEVAL_CAS, [b"a", b"b", b"c"])
+        parser.next_reply(Request(b"", ReplyKind.RETRIEVAL_CAS, [b"a", b"b", b"c"]))
     parser = ResponseParser()
     replies: list[object] = []
 
     def feed_byte_by_byte() -> None:
         for index in range(len(stream)):
             parser.receive_data(stream[index : index + 1])
-            replies.append(parser.next_reply(ReplyKind.RETRIEVAL_CAS, [b"a", b"b", b"c"]))
+            replies.append(
+                parser.next_reply(Request(b"", ReplyKind.RETRIEVAL_CAS, [b"a", b"b", b"c"]))
+            )
 
     with pytest.raises(ProtocolError, match="cas"):
         feed_byte_by_byte()
@@ -450,7 +457,7 @@ def test_parser_drops_an_oversized_stats_reply_alone(lines: list[bytes], chunk: 
     size = chunk or len(stream)
     chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
     parser = ResponseParser()
-    requests = [ReplyKind.STATS, ReplyKind.STATS, ReplyKind.STORAGE]
+    requests = [stats_command(), stats_command(), storage_command(b"set", b"k", b"v")]
     replies: list[object] = []
     for data in chunks:
         parser.receive_data(data)
@@ -486,7 +493,7 @@ def test_parser_refuses_a_stats_reply_without_end() -> None:
         for _ in range(50):
             parser.receive_data(lines)
             fed += 10_000
-            assert parser.next_reply(ReplyKind.STATS) is NEED_DATA
+            assert parser.next_reply(Request(b"", ReplyKind.STATS)) is NEED_DATA
 
     with pytest.raises(ProtocolError, match="without its END"):
         feed_until_refused()

@@ -16,6 +16,7 @@ from emcache_protocol import (
     ErrorReply,
     ProtocolError,
     ReplyKind,
+    Request,
     ResponseParser,
     StatsReply,
     Status,
@@ -148,7 +149,7 @@ def parse_chunks(
         parser.receive_data(chunk)
         while len(results) < len(requests):
             kind, keys = requests[len(results)]
-            reply = parser.next_reply(kind, keys)
+            reply = parser.next_reply(Request(b"", kind, keys))
             if reply is NEED_DATA:
                 break
             results.append(reply)
@@ -194,7 +195,7 @@ def test_parser_waits_on_a_truncated_stream(exchanges: list[Exchange], data: st.
     parser.receive_data(stream[:cut])
     done = 0
     for kind, keys, reply, expected in exchanges:
-        result = parser.next_reply(kind, keys)
+        result = parser.next_reply(Request(b"", kind, keys))
         if done + len(reply) <= cut:
             assert result == expected
             done += len(reply)
@@ -217,7 +218,7 @@ def test_parser_refuses_wrong_value_lengths(data: bytes, delta: int, longer: boo
     parser = ResponseParser()
     parser.receive_data(b"VALUE k 0 %d\r\n%s\r\nEND\r\n%s" % (size, data, _PADDING))
     with pytest.raises(ProtocolError):
-        parser.next_reply(ReplyKind.RETRIEVAL, [b"k"])
+        parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"k"]))
 
 
 garbage_lines_st = st.text(
@@ -233,9 +234,9 @@ def test_parser_refuses_garbage_lines(
     parser = ResponseParser()
     parser.receive_data(b"".join(reply for _, _, reply, _ in exchanges) + garbage)
     for exchange_kind, keys, _, _ in exchanges:
-        parser.next_reply(exchange_kind, keys)
+        parser.next_reply(Request(b"", exchange_kind, keys))
     with pytest.raises(ProtocolError):
-        parser.next_reply(kind, [b"k"])
+        parser.next_reply(Request(b"", kind, [b"k"]))
 
 
 @given(
@@ -258,7 +259,7 @@ def test_parser_refuses_oversized_numbers(case: tuple[ReplyKind, bytes]) -> None
     parser = ResponseParser(max_value_size=1000)
     parser.receive_data(stream)
     with pytest.raises(ProtocolError):
-        parser.next_reply(kind, [b"k"])
+        parser.next_reply(Request(b"", kind, [b"k"]))
 
 
 @settings(max_examples=300)
@@ -269,7 +270,7 @@ def test_parser_fuzz_raises_only_protocol_error(stream: bytes, kind: ReplyKind) 
     parser.receive_data(stream)
     try:
         for _ in range(len(stream) + 1):
-            if parser.next_reply(kind, None) is NEED_DATA:
+            if parser.next_reply(Request(b"", kind, None)) is NEED_DATA:
                 break
     except ProtocolError:
         pass

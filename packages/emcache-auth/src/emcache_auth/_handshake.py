@@ -18,17 +18,17 @@ user only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from emcache_auth._credentials import Credentials
 from emcache_auth.errors import (
-    AuthenticationError,
     AuthError,
+    AuthFailedError,
     AuthNotEnabledError,
     AuthRequiredError,
 )
-from emcache_protocol import ErrorReply, ReplyKind, Status, auth_command
+from emcache_protocol import ErrorReply, Request, Status, StatusRequest, auth_command
 
 __all__ = [
     "CommandChannel",
@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger("emcache_auth")
+
+T = TypeVar("T")
 
 # What a server without authentication answers to `set _ _ _ <bytes>`.
 _NOT_ENABLED = "bad command line format"
@@ -52,10 +54,8 @@ _AUTH_REQUIRED = frozenset(
 class CommandChannel(Protocol):
     """Something that sends one request and returns its parsed reply (a pool connection)."""
 
-    async def execute(
-        self, request: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None
-    ) -> object:
-        """Send ``request`` and return the reply parsed as ``kind``."""
+    async def execute(self, request: Request[T]) -> T | ErrorReply:
+        """Send ``request`` and return its reply."""
         ...
 
 
@@ -68,20 +68,20 @@ async def authenticate(channel: CommandChannel, credentials: Credentials) -> Non
 
     Raises:
         AuthNotEnabledError: The server does not have authentication enabled.
-        AuthenticationError: The server refused the credentials, answered
+        AuthFailedError: The server refused the credentials, answered
             something unexpected, or closed the connection.
         AuthError: The credentials cannot be encoded as an auth request.
     """
     request = _encode(credentials)
     _log.debug("authenticating as user %r", credentials.username)
     try:
-        reply = await channel.execute(request, ReplyKind.STORAGE)
+        reply = await channel.execute(request)
     except (ConnectionError, EOFError) as exc:
         msg = (
             f"memcached closed the connection while authenticating user "
             f"{credentials.username!r}; it may have refused the credentials"
         )
-        raise AuthenticationError(msg) from exc
+        raise AuthFailedError(msg) from exc
     _check_reply(reply, credentials.username)
     _log.debug("authenticated as user %r", credentials.username)
 
@@ -128,11 +128,11 @@ def auth_required_error(reply: object) -> AuthRequiredError | None:
     return AuthRequiredError(msg)
 
 
-def _encode(credentials: Credentials) -> bytes:
+def _encode(credentials: Credentials) -> StatusRequest:
     # The encoder's own error message might quote the password, so it is not
     # chained: the error is raised outside the except block.
     try:
-        request: bytes | None = auth_command(credentials.username, credentials.password)
+        request: StatusRequest | None = auth_command(credentials.username, credentials.password)
     except (TypeError, ValueError):
         request = None
     if request is None:
@@ -141,7 +141,7 @@ def _encode(credentials: Credentials) -> bytes:
     return request
 
 
-def _check_reply(reply: object, username: str) -> None:
+def _check_reply(reply: Status | ErrorReply, username: str) -> None:
     if reply is Status.STORED:
         return
     if isinstance(reply, ErrorReply) and reply.kind == "CLIENT_ERROR":
@@ -159,12 +159,12 @@ def _check_reply(reply: object, username: str) -> None:
             f"(CLIENT_ERROR {reply.message})"
         )
         _log.debug("credentials refused for user %r", username)
-        raise AuthenticationError(msg)
+        raise AuthFailedError(msg)
     msg = (
         f"memcached answered the authentication of user {username!r} with an unexpected "
         f"reply: {_describe(reply)}"
     )
-    raise AuthenticationError(msg)
+    raise AuthFailedError(msg)
 
 
 def _describe(reply: object) -> str:

@@ -49,8 +49,3 @@ class AuthNotEnabledError(AuthFailedError):
 
 class AuthRequiredError(AuthFailedError):
     """The server requires authentication but the client has no credentials."""
-
-
-# The former name, still imported by the handshake module until it moves to
-# AuthFailedError; not part of the public API.
-AuthenticationError = AuthFailedError

@@ -31,7 +31,3 @@ __all__ = [
     "HasherFactory",
     "__version__",
 ]
-
-# The emcache 1.x spelling, for the facade's client module until it imports
-# ClusterManagement; not public here (the facade owns the 1.x names).
-ClusterManagment = ClusterManagement

@@ -5,10 +5,11 @@ configuration endpoint with a versioned node list::
 
     CONFIG cluster 0 <length>\\r\\n<version>\\n<host>|<ip>|<port> ...\\n\\r\\nEND\\r\\n
 
-Each poll opens a one-connection pool to one configuration endpoint (so TLS
-and authentication apply as for the nodes), sends the command, and closes the
-pool again whatever happened. A fresh connection per poll means a request that
-hung or a reply that could not be parsed never poisons the next poll.
+Each poll opens one connection to one configuration endpoint (so TLS
+and authentication apply as for the nodes, through ``emcache_pool.connect``),
+sends the command, and closes the connection again whatever happened. A fresh
+connection per poll means a request that hung or a reply that could not be
+parsed never poisons the next poll.
 
 Only a version newer than the last applied one reaches the cluster; an equal
 or older version is ignored. Anything else -- no answer within
@@ -36,10 +37,17 @@ from collections.abc import Callable, Collection, Sequence
 import attrs
 
 from emcache_cluster.errors import AutodiscoveryError
-from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, PoolConfig, endpoint_text
+from emcache_pool import (
+    Connection,
+    Endpoint,
+    MemcachedHostAddress,
+    PoolConfig,
+    connect,
+    endpoint_text,
+)
 from emcache_pool.errors import PoolError, ServerProtocolError
 from emcache_protocol import ClusterConfig as ConfigReply
-from emcache_protocol import ErrorReply, ProtocolError, ReplyKind, config_get_cluster_command
+from emcache_protocol import ErrorReply, ProtocolError, config_get_cluster_command
 
 __all__ = ["Autodiscovery", "discovered_endpoints", "fetch_config"]
 
@@ -70,17 +78,11 @@ async def fetch_config(endpoint: Endpoint, pool: PoolConfig, within: float) -> C
             Other errors (an on-connect step refusing, say) propagate unchanged.
     """
     where = endpoint_text(endpoint)
-    config = attrs.evolve(
-        pool,
-        max_connections=1,
-        min_connections=1,
-        purge_unused_connections_after=None,
-        connection_timeout=within,
-    )
-    conn = ConnectionPool(endpoint, config)
+    conn: Connection | None = None
     try:
         async with asyncio.timeout(within):
-            reply = await conn.execute(config_get_cluster_command(), ReplyKind.CONFIG)
+            conn = await connect(endpoint, attrs.evolve(pool, connection_timeout=None))
+            reply = await conn.execute(config_get_cluster_command())
     except TimeoutError:
         msg = f"{where} did not answer `config get cluster` within {within:.3g} s"
         raise AutodiscoveryError(msg) from None
@@ -91,11 +93,13 @@ async def fetch_config(endpoint: Endpoint, pool: PoolConfig, within: float) -> C
         msg = f"{where} could not be asked `config get cluster`: {type(exc).__name__}: {exc}"
         raise AutodiscoveryError(msg) from exc
     finally:
-        await conn.close()
+        if conn is not None:
+            conn.abort()  # a fresh connection per poll: nothing on it is worth a graceful close
+            await conn.wait_closed()
     return _checked(where, reply)
 
 
-def _checked(where: str, reply: object) -> ConfigReply:
+def _checked(where: str, reply: ConfigReply | ErrorReply | None) -> ConfigReply:
     if isinstance(reply, ConfigReply):
         if not reply.nodes:
             msg = f"{where} answered `config get cluster` with an empty node list"
@@ -108,10 +112,8 @@ def _checked(where: str, reply: object) -> ConfigReply:
         )
     elif isinstance(reply, ErrorReply):
         msg = f"{where} answered `config get cluster` with {reply.kind} {reply.message}"
-    elif reply is None:
-        msg = f"{where} has no cluster configuration (`config get cluster` answered END)"
     else:
-        msg = f"{where} answered `config get cluster` with an unexpected {reply!r}"
+        msg = f"{where} has no cluster configuration (`config get cluster` answered END)"
     raise AutodiscoveryError(msg)
 
 

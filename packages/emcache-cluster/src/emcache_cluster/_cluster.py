@@ -89,11 +89,6 @@ class Cluster:
         events = settings.cluster_events
         self._dispatcher = None if events is None else EventDispatcher(self.management)
 
-    @property
-    def cluster_managment(self) -> ClusterManagement:
-        """The former name of :attr:`management`, until the facade's client reads that."""
-        return self.management
-
     @classmethod
     async def create(cls, endpoints: Sequence[Endpoint], settings: ClusterSettings) -> Cluster:
         """Build a cluster over ``endpoints``.

@@ -1,7 +1,7 @@
 """One connection to a memcached node: an :class:`asyncio.Protocol` that pipelines requests.
 
-Strategy. The caller hands over request bytes that are already encoded. ``send`` appends them
-to a write list and appends a pending entry ``(future, kind, keys)`` to a FIFO; the first
+Strategy. The caller hands over a typed :class:`~emcache_protocol.Request`. ``enqueue`` appends
+its bytes to a write list and a pending entry ``(waiter, request)`` to a FIFO; the first
 request of a loop iteration schedules one flush with ``loop.call_soon``, so every request
 queued during that iteration leaves in a single ``transport.write``. ``data_received`` feeds
 the sans-IO :class:`~emcache_protocol.ResponseParser` and resolves the pending entries in
@@ -51,8 +51,8 @@ import logging
 import socket
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import TypeAlias, cast
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar, cast
 
 from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, endpoint_text
 from emcache_pool.errors import ConnectionLostError, PairingLostError, ServerProtocolError
@@ -60,7 +60,7 @@ from emcache_protocol import (
     NEED_DATA,
     ErrorReply,
     ProtocolError,
-    ReplyKind,
+    Request,
     ResponseParser,
     version_command,
 )
@@ -78,8 +78,9 @@ _TLS_RECORD = 16 * 1024
 _NUDGE_AFTER = 0.05
 _NUDGE = version_command()
 
-_Pending: TypeAlias = tuple["asyncio.Future[object] | None", ReplyKind, "Sequence[bytes] | None"]
+_Pending: TypeAlias = tuple["asyncio.Future[Any] | None", "Request[Any]"]
 ErrorFactory: TypeAlias = Callable[[], BaseException]
+T = TypeVar("T")
 
 
 class Connection(asyncio.Protocol):
@@ -154,62 +155,54 @@ class Connection(asyncio.Protocol):
 
     # -- requests ---------------------------------------------------------------------------
 
-    async def execute(
-        self, request: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None
-    ) -> object:
-        """Send one encoded request and return its reply.
+    async def execute(self, request: Request[T]) -> T | ErrorReply:
+        """Send one request and return its reply (for one-off users: a handshake, a probe).
 
         Args:
-            request: The request bytes, as produced by an ``emcache_protocol`` encoder.
-            kind: The kind of reply the request expects.
-            keys: For retrieval requests, the requested keys in request order.
+            request: The request, as produced by an ``emcache_protocol`` encoder.
 
         Returns:
-            The reply object of the parser (an ``ErrorReply`` included).
+            The typed reply of the request, or the :class:`~emcache_protocol.ErrorReply`
+            the node sent instead.
 
         Raises:
             ConnectionLostError: The connection closed before the reply arrived.
             ServerProtocolError: The node sent bytes that do not fit; the connection closed.
         """
-        return await self.send(request, kind, keys)
+        waiter: asyncio.Future[T | ErrorReply] = self._loop.create_future()
+        self.enqueue(request, waiter)
+        return await waiter
 
-    def send(
-        self, request: bytes, kind: ReplyKind, keys: Sequence[bytes] | None = None
-    ) -> asyncio.Future[object]:
-        """Queue one request and return the future of its reply (see :meth:`execute`).
+    def enqueue(self, request: Request[T], waiter: asyncio.Future[T | ErrorReply] | None) -> None:
+        """Queue one request; its reply resolves ``waiter``, or is dropped when it is ``None``.
 
-        The future may be cancelled or given an exception by its owner: the reply is then
-        read and dropped.
+        The waiter may be cancelled or given an exception by its owner meanwhile: the reply
+        is then read and dropped just the same, so it never reaches another request.
+
+        Raises:
+            ConnectionLostError: The connection is closed (or the error it closed with).
         """
         if self._dead:
             raise self._error_factory()
-        fut: asyncio.Future[object] = self._loop.create_future()
-        self._pending.append((fut, kind, keys))
-        self._wbuf.append(request)
-        self._wbuf_size += len(request)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-        return fut
-
-    def enqueue(
-        self,
-        fut: asyncio.Future[object] | None,
-        request: bytes,
-        kind: ReplyKind,
-        keys: Sequence[bytes] | None = None,
-    ) -> None:
-        """Queue one request whose reply resolves ``fut`` (``None`` drops the reply)."""
-        if self._dead:
-            raise self._error_factory()
-        self._pending.append((fut, kind, keys))
-        self._wbuf.append(request)
-        self._wbuf_size += len(request)
+        self._pending.append((waiter, request))
+        data = request[0]
+        self._wbuf.append(data)
+        self._wbuf_size += len(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
-    def position_of(self, fut: asyncio.Future[object]) -> int | None:
+    @property
+    def in_flight(self) -> int:
+        """Requests written or queued whose reply has not been read yet."""
+        return len(self._pending)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the connection stopped serving requests."""
+        return self._dead
+
+    def position_of(self, fut: asyncio.Future[Any]) -> int | None:
         """The position (see :attr:`replied`) of the request of ``fut`` while it is in flight.
 
         ``None`` once its reply was read or the connection closed. Scans the requests in
@@ -238,16 +231,6 @@ class Connection(asyncio.Protocol):
         if self._drained is None:
             self._drained = self._loop.create_future()
         await asyncio.shield(self._drained)
-
-    @property
-    def in_flight(self) -> int:
-        """Requests written or queued whose reply has not been read yet."""
-        return len(self._pending)
-
-    @property
-    def is_closed(self) -> bool:
-        """Whether the connection stopped serving requests."""
-        return self._dead
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -307,7 +290,7 @@ class Connection(asyncio.Protocol):
             return
         if self.reads == self._nudge_reads and self.replied > self._nudge_position:
             logger.debug("%s: no reply for %.2f s on TLS, nudging the server", self, _NUDGE_AFTER)
-            self.enqueue(None, _NUDGE, ReplyKind.VERSION)
+            self.enqueue(_NUDGE, None)
             self._nudge_position = self.replied + len(self._pending) - 1
         self._arm_nudge()
 
@@ -332,8 +315,8 @@ class Connection(asyncio.Protocol):
         try:
             parser.receive_data(data)
             while pending:
-                fut, kind, keys = pending[0]
-                reply = parser.next_reply(kind, keys)
+                fut, request = pending[0]
+                reply = parser.next_reply(request)
                 if reply is NEED_DATA:
                     return
                 pending.popleft()

@@ -33,8 +33,8 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import TypeAlias
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar
 
 from emcache_pool._config import PoolConfig
 from emcache_pool._connection import Connection
@@ -49,7 +49,7 @@ from emcache_pool._metrics import (
 )
 from emcache_pool._timeouts import DeadlineQueue
 from emcache_pool.errors import PoolClosedError
-from emcache_protocol import ReplyKind
+from emcache_protocol import ErrorReply, Request
 
 __all__ = ["ConnectionPool"]
 
@@ -60,10 +60,11 @@ _SAMPLE_MASK = LATENCY_SAMPLE_EVERY - 1
 # as many as the last sweep left): pins cost O(1) each, amortized.
 _PIN_SWEEP_AT = 1024
 
-# The last item is filled with the connection the request is dispatched to, for timeouts.
-_Waiter: TypeAlias = tuple[
-    "asyncio.Future[object]", bytes, ReplyKind, "Sequence[bytes] | None", bool, list[Connection]
-]
+T = TypeVar("T")
+
+# (waiter, request, noreply, dispatched_to): the last item is filled with the connection the
+# request is dispatched to, for timeouts and pins.
+_Waiter: TypeAlias = tuple["asyncio.Future[Any]", "Request[Any]", bool, list[Connection]]
 
 
 class ConnectionPool:
@@ -133,30 +134,23 @@ class ConnectionPool:
 
     async def execute(
         self,
-        request: bytes,
-        kind: ReplyKind,
-        keys: Sequence[bytes] | None = None,
+        request: Request[T],
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - per request, not per call
-        noreply: bool = False,
         key: bytes | None = None,
-    ) -> object:
-        """Send one encoded request to the node and return its reply.
+    ) -> T | ErrorReply:
+        """Send one request to the node and return its reply.
 
         Args:
-            request: The request bytes, as produced by an ``emcache_protocol`` encoder.
-            kind: The kind of reply the request expects.
-            keys: For retrieval requests, the requested keys in request order.
+            request: The request, as produced by an ``emcache_protocol`` encoder.
             timeout: Seconds to wait for the reply, waiting for a connection included;
                 ``None`` waits forever.
-            noreply: Return ``None`` as soon as the request is queued on a connection; the
-                request must expect a reply on the wire, which is read and dropped. The
-                caller still waits while the connection has too much queued to write.
             key: The key a write applies to. Requests given the same key are never
                 reordered on the wire after their caller gave up on them (see the module).
 
         Returns:
-            The reply object of the parser (an ``ErrorReply`` included).
+            The typed reply of the request, or the :class:`~emcache_protocol.ErrorReply`
+            the node sent instead.
 
         Raises:
             TimeoutError: No reply within ``timeout``.
@@ -171,20 +165,13 @@ class ConnectionPool:
         if conn is None:
             ready = self._ready
             if not ready:
-                return await self._execute_waiting(request, kind, keys, timeout, noreply, key)
+                return await self._execute_waiting(request, timeout, False, key)
             conn = self._pick(ready)
-        counters = self._counters
-        if noreply:
-            conn.enqueue(None, request, kind, keys)
-            if key is not None:
-                self._pin(key, conn, conn.replied + conn.in_flight - 1)
-            counters.executed += 1
-            if conn.needs_drain:
-                await conn.drain()
-            return None
-        fut = conn.send(request, kind, keys)
+        fut: asyncio.Future[T | ErrorReply] = self._loop.create_future()
+        conn.enqueue(request, fut)
         if timeout is not None:
             self._deadlines.add(fut, timeout, conn)
+        counters = self._counters
         counters.started = started = counters.started + 1
         try:
             if started & _SAMPLE_MASK:
@@ -199,15 +186,43 @@ class ConnectionPool:
         counters.executed += 1
         return reply
 
+    async def execute_noreply(self, request: Request[Any], *, key: bytes | None = None) -> None:
+        """Send one request without waiting for its reply, which is read and dropped.
+
+        This is emcache's one notion of ``noreply``: the request goes out as any other (the
+        ``noreply`` token of the text protocol is never sent, since memcached still answers
+        some errors of such requests and a pipelined stream would lose its place), and the
+        caller does not wait for the server. It still waits for a connection to open, and
+        while the connection has too much queued to write.
+
+        Args:
+            request: The request, as produced by an ``emcache_protocol`` encoder.
+            key: As for :meth:`execute`: a later write to the same key never overtakes it.
+
+        Raises:
+            ConnectError: No connection is open and none could be opened.
+            PoolClosedError: The pool is closed or draining.
+        """
+        if self._closing:
+            raise PoolClosedError(f"connection pool of {self._label} is closed")
+        conn = None if key is None or not self._pins else self._pinned(key)
+        if conn is None:
+            ready = self._ready
+            if not ready:
+                await self._execute_waiting(request, None, True, key)
+                return
+            conn = self._pick(ready)
+        conn.enqueue(request, None)
+        if key is not None:
+            self._pin(key, conn, conn.replied + conn.in_flight - 1)
+        self._counters.executed += 1
+        if conn.needs_drain:
+            await conn.drain()
+
     def submit(
-        self,
-        request: bytes,
-        kind: ReplyKind,
-        keys: Sequence[bytes] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> asyncio.Future[object]:
-        """Send one encoded request and return the future of its reply, without a coroutine.
+        self, request: Request[T], *, timeout: float | None = None
+    ) -> asyncio.Future[T | ErrorReply]:
+        """Send one request and return the future of its reply, without a coroutine.
 
         For callers that already run in a loop callback and want the reply in a done
         callback (the facade's autobatching): no task is created when a connection is
@@ -217,9 +232,11 @@ class ConnectionPool:
         """
         ready = self._ready
         if self._closing or not ready:
-            return self._loop.create_task(self.execute(request, kind, keys, timeout=timeout))
+            coro = self.execute(request, timeout=timeout)
+            return self._loop.create_task(coro)
         conn = self._pick(ready)
-        fut = conn.send(request, kind, keys)
+        fut: asyncio.Future[T | ErrorReply] = self._loop.create_future()
+        conn.enqueue(request, fut)
         if timeout is not None:
             self._deadlines.add(fut, timeout, conn)
         fut.add_done_callback(self._count_submitted)
@@ -245,26 +262,26 @@ class ConnectionPool:
             self._grow = True
             self._connector.ensure()
 
-    def _count_submitted(self, fut: asyncio.Future[object]) -> None:
+    def _count_submitted(self, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled() or fut.exception() is not None:
             self._counters.executed_with_error += 1
         else:
             self._counters.executed += 1
 
-    async def _timed(self, fut: asyncio.Future[object]) -> object:
+    async def _timed(self, fut: asyncio.Future[T]) -> T:
         start = self._loop.time()
         reply = await fut
         self._counters.latencies.append(self._loop.time() - start)
         return reply
 
-    def _op_failed(self, fut: asyncio.Future[object]) -> None:
+    def _op_failed(self, fut: asyncio.Future[Any]) -> None:
         self._counters.executed_with_error += 1
         if fut.done() and not fut.cancelled():
             fut.exception()  # retrieved: a cancelled caller must not leave it to the logs
 
     # -- order of writes to one key -------------------------------------------------------------
 
-    def _pin_given_up(self, key: bytes, conn: Connection, fut: asyncio.Future[object]) -> None:
+    def _pin_given_up(self, key: bytes, conn: Connection, fut: asyncio.Future[Any]) -> None:
         """Pin ``key`` behind the request of ``fut`` if it is still in flight on ``conn``."""
         position = conn.position_of(fut)
         if position is not None:
@@ -296,22 +313,20 @@ class ConnectionPool:
 
     async def _execute_waiting(
         self,
-        request: bytes,
-        kind: ReplyKind,
-        keys: Sequence[bytes] | None,
+        request: Request[T],
         timeout: float | None,  # noqa: ASYNC109 - per request, not per call
         noreply: bool,
         key: bytes | None,
-    ) -> object:
+    ) -> T | ErrorReply:
         connector = self._connector
         if connector.backing_off and connector.last_error is not None:
             self._counters.executed_with_error += 1
             # Yield once: a caller retrying in a loop must not starve the event loop.
             await asyncio.sleep(0)
             raise _fresh(connector.last_error)
-        fut: asyncio.Future[object] = self._loop.create_future()
+        fut: asyncio.Future[T | ErrorReply] = self._loop.create_future()
         dispatched_to: list[Connection] = []
-        self._waiters.append((fut, request, kind, keys, noreply, dispatched_to))
+        self._waiters.append((fut, request, noreply, dispatched_to))
         self._counters.waited += 1
         connector.ensure()
         if timeout is not None:
@@ -333,11 +348,11 @@ class ConnectionPool:
         waiters = self._waiters
         ready = self._ready
         while waiters and ready:
-            fut, request, kind, keys, noreply, dispatched_to = waiters.popleft()
+            fut, request, noreply, dispatched_to = waiters.popleft()
             if fut.done():
                 continue  # timed out or cancelled while waiting: never sent
             conn = self._pick(ready)
-            conn.enqueue(None if noreply else fut, request, kind, keys)
+            conn.enqueue(request, None if noreply else fut)
             dispatched_to.append(conn)
             if noreply:
                 fut.set_result(None)

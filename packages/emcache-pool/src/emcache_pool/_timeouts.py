@@ -51,7 +51,7 @@ class _Lane:
         self._owner = owner
         self._loop = owner.loop
         self._timeout = timeout
-        self.entries: deque[tuple[float, asyncio.Future[object], object]] = deque()
+        self.entries: deque[tuple[float, asyncio.Future[Any], object]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self.sweep_at = _SWEEP_AT
 
@@ -118,7 +118,7 @@ class DeadlineQueue:
         stock = type(loop).time is asyncio.BaseEventLoop.time
         self._time: Callable[[], float] = time.monotonic if stock else loop.time
 
-    def add(self, fut: asyncio.Future[object], timeout: float, holder: object = None) -> None:
+    def add(self, fut: asyncio.Future[Any], timeout: float, holder: object = None) -> None:
         """Expire ``fut`` after ``timeout`` seconds unless it is done by then.
 
         Args:

@@ -1,7 +1,8 @@
 """emcache_protocol: the memcached text protocol, sans I/O.
 
-Encoders validate their arguments and return request bytes; a
-:class:`ResponseParser` turns received bytes into typed replies. Nothing here
+Encoders validate their arguments and return a typed :class:`Request` (its bytes,
+and the reply it expects); a :class:`ResponseParser` turns received bytes into
+the typed reply of each request. Nothing here
 touches a socket, an event loop or a clock.
 """
 
@@ -29,29 +30,47 @@ from emcache_protocol._replies import (
     ClusterConfig,
     ConfigNode,
     ErrorReply,
+    NeedData,
     ReplyKind,
     StatsReply,
     Status,
     Value,
     VersionReply,
 )
+from emcache_protocol._requests import (
+    ConfigRequest,
+    IncrDecrRequest,
+    Request,
+    RetrievalRequest,
+    StatsRequest,
+    StatusRequest,
+    VersionRequest,
+)
 from emcache_protocol.errors import ProtocolError, ProtocolValidationError
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as test_public_api checks
     "ClusterConfig",
     "ConfigNode",
+    "ConfigRequest",
     "ErrorReply",
+    "IncrDecrRequest",
     "MAX_COMMAND_LINE",
     "MAX_KEY_LENGTH",
     "NEED_DATA",
+    "NeedData",
     "ProtocolError",
     "ProtocolValidationError",
     "ReplyKind",
+    "Request",
     "ResponseParser",
+    "RetrievalRequest",
     "StatsReply",
+    "StatsRequest",
     "Status",
+    "StatusRequest",
     "Value",
     "VersionReply",
+    "VersionRequest",
     "__version__",
     "auth_command",
     "cache_memlimit_command",

@@ -1,7 +1,8 @@
 """Request encoders: validate every argument, then build the request bytes.
 
-Each encoder returns one complete request (command line, plus the data block
-for storage commands). Nothing is produced for invalid input, so a key holding
+Each encoder returns one complete :class:`~emcache_protocol.Request` (command
+line, plus the data block for storage commands, with the kind of reply it
+expects). Nothing is produced for invalid input, so a key holding
 ``\\r\\n`` or a flag out of range can never reach a socket. The fast path of
 each check is inlined (``type(x) is int`` and a range test); the helpers in
 :mod:`emcache_protocol._keys` only run for a failing argument.
@@ -17,6 +18,13 @@ reach the server in segments of any size, so every other command line must be
 short enough on its own: no encoder produces one longer than
 :data:`MAX_COMMAND_LINE`, and :func:`retrieval_commands` splits a gat/gats of
 many keys into several requests that fit.
+
+No ``noreply`` token. memcached still answers some errors of a ``noreply``
+request (a bad command line, a value too large), so a pipelining client that
+sends the token can no longer tell which reply belongs to which request. The
+encoders never produce it: a caller that does not want to wait for a reply
+sends a normal request and lets its reader drop the reply (the pool's
+``execute_noreply``).
 """
 
 from __future__ import annotations
@@ -36,6 +44,17 @@ from emcache_protocol._keys import (
     check_int_slow,
     check_key_slow,
     is_token,
+)
+from emcache_protocol._replies import ReplyKind
+from emcache_protocol._requests import (
+    ConfigRequest,
+    IncrDecrRequest,
+    Request,
+    RetrievalRequest,
+    StatsRequest,
+    StatusRequest,
+    VersionRequest,
+    new_request,
 )
 from emcache_protocol.errors import ProtocolValidationError
 
@@ -63,7 +82,10 @@ _INCR_DECR_COMMANDS: Final = frozenset((b"incr", b"decr"))
 # memcached refuses less than 8 MB and anything above 10**9 (it assumes bytes were meant).
 _MEMLIMIT_MIN: Final = 8
 _MEMLIMIT_MAX: Final = 1_000_000_000
-_NOREPLY: Final = (b"", b" noreply")
+_STORAGE: Final = ReplyKind.STORAGE
+_RETRIEVAL: Final = ReplyKind.RETRIEVAL
+_RETRIEVAL_CAS: Final = ReplyKind.RETRIEVAL_CAS
+_CAS_RETRIEVALS: Final = frozenset((b"gets", b"gats"))
 
 MAX_COMMAND_LINE: Final = 2000
 """The longest command line, ``\\r\\n`` included, sent for any command but get/gets.
@@ -89,8 +111,7 @@ def storage_command(
     exptime: int = 0,
     *,
     cas: int | None = None,
-    noreply: bool = False,
-) -> bytes:
+) -> StatusRequest:
     """Encode set, add, replace, append, prepend or cas.
 
     Args:
@@ -102,10 +123,9 @@ def storage_command(
         exptime: Expiration, a signed 32-bit int (seconds, or a unix time; negative
             expires the item at once).
         cas: The CAS unique, 0..2**64-1; required for ``b"cas"`` and refused otherwise.
-        noreply: Ask the server not to answer.
 
     Returns:
-        The request bytes: the command line and the data block.
+        The request: the command line and the data block; its reply is a :class:`Status`.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -125,33 +145,21 @@ def storage_command(
                 msg = "cas is required for the cas command"
                 raise ProtocolValidationError(msg)
             raise _bad_command(command, _STORAGE_COMMANDS | {b"cas"})
-        return b"%s %s %d %d %d%s\r\n%s\r\n" % (
-            command,
-            key,
-            flags,
-            exptime,
-            len(value),
-            _NOREPLY[bool(noreply)],
-            value,
-        )
+        data = b"%s %s %d %d %d\r\n%s\r\n" % (command, key, flags, exptime, len(value), value)
+        return new_request(Request, (data, _STORAGE, None))
     if command != b"cas":
         if command in _STORAGE_COMMANDS:
             msg = f"cas is only accepted by the cas command, not {command!r}"
             raise ProtocolValidationError(msg)
         raise _bad_command(command, _STORAGE_COMMANDS | {b"cas"})
     cas = check_int("cas", cas, 0, U64_MAX)
-    return b"cas %s %d %d %d %d%s\r\n%s\r\n" % (
-        key,
-        flags,
-        exptime,
-        len(value),
-        cas,
-        _NOREPLY[bool(noreply)],
-        value,
-    )
+    data = b"cas %s %d %d %d %d\r\n%s\r\n" % (key, flags, exptime, len(value), cas, value)
+    return new_request(Request, (data, _STORAGE, None))
 
 
-def retrieval_command(command: bytes, keys: Sequence[bytes], exptime: int | None = None) -> bytes:
+def retrieval_command(
+    command: bytes, keys: Sequence[bytes], exptime: int | None = None
+) -> RetrievalRequest:
     """Encode get, gets, gat or gats for one or many keys.
 
     Args:
@@ -160,7 +168,8 @@ def retrieval_command(command: bytes, keys: Sequence[bytes], exptime: int | None
         exptime: The new expiration for gat/gats (signed 32-bit); refused for get/gets.
 
     Returns:
-        The request line.
+        The request; its reply is the list of :class:`Value` found. gets and gats expect
+        a cas unique on every value.
 
     Raises:
         TypeError: An argument has the wrong type (a single key passed as ``keys`` too).
@@ -197,12 +206,13 @@ def retrieval_command(command: bytes, keys: Sequence[bytes], exptime: int | None
             f"({MAX_COMMAND_LINE}); split the keys with retrieval_commands"
         )
         raise ProtocolValidationError(msg)
-    return line
+    kind = _RETRIEVAL_CAS if command in _CAS_RETRIEVALS else _RETRIEVAL
+    return new_request(Request, (line, kind, keys))
 
 
 def retrieval_commands(
     command: bytes, keys: Sequence[bytes], exptime: int | None = None
-) -> list[tuple[bytes, Sequence[bytes]]]:
+) -> list[RetrievalRequest]:
     """Encode get, gets, gat or gats for any number of keys, as few requests as can be sent.
 
     get and gets take one request whatever its length. A gat or gats line longer
@@ -215,7 +225,7 @@ def retrieval_commands(
         exptime: The new expiration for gat/gats (signed 32-bit); refused for get/gets.
 
     Returns:
-        ``(request, keys of that request)`` pairs in key order; every request is encoded
+        The requests, in key order (each carries its own keys); every request is encoded
         (and so every key validated) before the list is returned.
 
     Raises:
@@ -223,7 +233,7 @@ def retrieval_commands(
         ProtocolValidationError: An argument is out of range (a ``ValueError``).
     """
     if command not in _RETRIEVAL_TOUCH_COMMANDS or exptime is None:
-        return [(retrieval_command(command, keys, exptime), keys)]
+        return [retrieval_command(command, keys, exptime)]
     exptime = check_int("exptime", exptime, I32_MIN, I32_MAX)
     given: object = keys
     if isinstance(given, bytes | bytearray | str):
@@ -242,20 +252,19 @@ def retrieval_commands(
             start, used = index, 0
         used += size
     groups.append(keys[start:])
-    return [(retrieval_command(command, group, exptime), group) for group in groups]
+    return [retrieval_command(command, group, exptime) for group in groups]
 
 
-def incr_decr_command(command: bytes, key: bytes, delta: int, *, noreply: bool = False) -> bytes:
+def incr_decr_command(command: bytes, key: bytes, delta: int) -> IncrDecrRequest:
     """Encode incr or decr.
 
     Args:
         command: ``b"incr"`` or ``b"decr"``.
         key: The key.
         delta: The amount, 0..2**64-1.
-        noreply: Ask the server not to answer.
 
     Returns:
-        The request line.
+        The request; its reply is the new value, or ``Status.NOT_FOUND``.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -266,19 +275,20 @@ def incr_decr_command(command: bytes, key: bytes, delta: int, *, noreply: bool =
     if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
         check_key_slow(key)
     delta = check_int("delta", delta, 0, U64_MAX)
-    return b"%s %s %d%s\r\n" % (command, key, delta, _NOREPLY[bool(noreply)])
+    return new_request(
+        Request, (b"%s %s %d\r\n" % (command, key, delta), ReplyKind.INCR_DECR, None)
+    )
 
 
-def touch_command(key: bytes, exptime: int, *, noreply: bool = False) -> bytes:
+def touch_command(key: bytes, exptime: int) -> StatusRequest:
     """Encode touch: set a new expiration on an existing item.
 
     Args:
         key: The key.
         exptime: The new expiration, a signed 32-bit int.
-        noreply: Ask the server not to answer.
 
     Returns:
-        The request line.
+        The request; its reply is ``Status.TOUCHED`` or ``Status.NOT_FOUND``.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -287,18 +297,17 @@ def touch_command(key: bytes, exptime: int, *, noreply: bool = False) -> bytes:
     if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
         check_key_slow(key)
     exptime = check_int("exptime", exptime, I32_MIN, I32_MAX)
-    return b"touch %s %d%s\r\n" % (key, exptime, _NOREPLY[bool(noreply)])
+    return new_request(Request, (b"touch %s %d\r\n" % (key, exptime), ReplyKind.TOUCH, None))
 
 
-def delete_command(key: bytes, *, noreply: bool = False) -> bytes:
+def delete_command(key: bytes) -> StatusRequest:
     """Encode delete.
 
     Args:
         key: The key.
-        noreply: Ask the server not to answer.
 
     Returns:
-        The request line.
+        The request; its reply is ``Status.DELETED`` or ``Status.NOT_FOUND``.
 
     Raises:
         TypeError: ``key`` is not ``bytes``.
@@ -306,42 +315,40 @@ def delete_command(key: bytes, *, noreply: bool = False) -> bytes:
     """
     if type(key) is not bytes or not 0 < len(key) <= MAX_KEY_LENGTH or bad_key_byte(key):
         check_key_slow(key)
-    return b"delete %s%s\r\n" % (key, _NOREPLY[bool(noreply)])
+    return new_request(Request, (b"delete %s\r\n" % key, ReplyKind.DELETE, None))
 
 
-def flush_all_command(delay: int = 0, *, noreply: bool = False) -> bytes:
+def flush_all_command(delay: int = 0) -> StatusRequest:
     """Encode flush_all: invalidate every item, now or after ``delay`` seconds.
 
     Args:
         delay: Seconds to wait before flushing, 0..2**31-1.
-        noreply: Ask the server not to answer.
 
     Returns:
-        The request line.
+        The request; its reply is ``Status.OK``.
 
     Raises:
         TypeError: ``delay`` is not an ``int``.
         ProtocolValidationError: ``delay`` is out of range (a ``ValueError``).
     """
     delay = check_int("delay", delay, 0, I32_MAX)
-    if delay == 0:
-        return b"flush_all%s\r\n" % _NOREPLY[bool(noreply)]
-    return b"flush_all %d%s\r\n" % (delay, _NOREPLY[bool(noreply)])
+    line = b"flush_all\r\n" if delay == 0 else b"flush_all %d\r\n" % delay
+    return new_request(Request, (line, ReplyKind.OK, None))
 
 
-def version_command() -> bytes:
-    """Encode version."""
-    return b"version\r\n"
+def version_command() -> VersionRequest:
+    """Encode version; its reply is a :class:`VersionReply`."""
+    return new_request(Request, (b"version\r\n", ReplyKind.VERSION, None))
 
 
-def stats_command(*args: str | bytes) -> bytes:
+def stats_command(*args: str | bytes) -> StatsRequest:
     """Encode stats, with optional arguments (``"settings"``, ``"slabs"``, ``"items"`` ...).
 
     Args:
         *args: Tokens appended to the command; ASCII text or bytes without whitespace.
 
     Returns:
-        The request line.
+        The request; its reply is a :class:`StatsReply`.
 
     Raises:
         TypeError: An argument is neither ``str`` nor ``bytes``.
@@ -366,48 +373,50 @@ def stats_command(*args: str | bytes) -> bytes:
     if len(line) > MAX_COMMAND_LINE:
         msg = f"a stats line of {len(line)} bytes is longer than MAX_COMMAND_LINE"
         raise ProtocolValidationError(msg)
-    return line
+    return new_request(Request, (line, ReplyKind.STATS, None))
 
 
-def verbosity_command(level: int, *, noreply: bool = False) -> bytes:
+def verbosity_command(level: int) -> StatusRequest:
     """Encode verbosity: set the server's logging level.
 
     Args:
         level: The level, 0..2**32-1 (the server caps it at its maximum).
-        noreply: Ask the server not to answer.
 
     Returns:
-        The request line.
+        The request; its reply is ``Status.OK``.
 
     Raises:
         TypeError: ``level`` is not an ``int``.
         ProtocolValidationError: ``level`` is out of range (a ``ValueError``).
     """
     level = check_int("level", level, 0, U32_MAX)
-    return b"verbosity %d%s\r\n" % (level, _NOREPLY[bool(noreply)])
+    return new_request(Request, (b"verbosity %d\r\n" % level, ReplyKind.OK, None))
 
 
-def cache_memlimit_command(megabytes: int, *, noreply: bool = False) -> bytes:
+def cache_memlimit_command(megabytes: int) -> StatusRequest:
     """Encode cache_memlimit: change the server's memory limit at run time.
 
     Args:
         megabytes: The new limit in megabytes, 8..1_000_000_000 (what memcached accepts).
-        noreply: Ask the server not to answer.
 
     Returns:
-        The request line.
+        The request; its reply is ``Status.OK`` (or an :class:`ErrorReply` for
+        ``MEMLIMIT_TOO_SMALL`` and ``MEMLIMIT_ADJUST_FAILED``).
 
     Raises:
         TypeError: ``megabytes`` is not an ``int``.
         ProtocolValidationError: ``megabytes`` is out of range (a ``ValueError``).
     """
     megabytes = check_int("megabytes", megabytes, _MEMLIMIT_MIN, _MEMLIMIT_MAX)
-    return b"cache_memlimit %d%s\r\n" % (megabytes, _NOREPLY[bool(noreply)])
+    return new_request(Request, (b"cache_memlimit %d\r\n" % megabytes, ReplyKind.OK, None))
 
 
-def config_get_cluster_command() -> bytes:
-    """Encode ``config get cluster`` (the autodiscovery request of ElastiCache/Memorystore)."""
-    return b"config get cluster\r\n"
+def config_get_cluster_command() -> ConfigRequest:
+    """Encode ``config get cluster`` (the autodiscovery request of ElastiCache/Memorystore).
+
+    Its reply is a :class:`ClusterConfig`, or ``None`` when the server answers a bare ``END``.
+    """
+    return new_request(Request, (b"config get cluster\r\n", ReplyKind.CONFIG, None))
 
 
 def _credential(name: str, value: object) -> bytes:
@@ -426,7 +435,7 @@ def _credential(name: str, value: object) -> bytes:
     return value
 
 
-def auth_command(username: str | bytes, password: str | bytes) -> bytes:
+def auth_command(username: str | bytes, password: str | bytes) -> StatusRequest:
     """Encode the ascii authentication request of memcached started with ``-Y authfile``.
 
     The server takes a ``set`` whose data block is ``<username> <password>``;
@@ -438,7 +447,7 @@ def auth_command(username: str | bytes, password: str | bytes) -> bytes:
         password: The password; no CR, LF or NUL.
 
     Returns:
-        The request bytes.
+        The request; its reply is ``Status.STORED`` when authenticated.
 
     Raises:
         TypeError: An argument is neither ``str`` nor ``bytes``.
@@ -451,4 +460,5 @@ def auth_command(username: str | bytes, password: str | bytes) -> bytes:
         raise ProtocolValidationError(msg)
     secret = _credential("password", password)
     data = user + b" " + secret
-    return b"set _ _ _ %d\r\n%s\r\n" % (len(data), data)
+    request = b"set _ _ _ %d\r\n%s\r\n" % (len(data), data)
+    return new_request(Request, (request, _STORAGE, None))

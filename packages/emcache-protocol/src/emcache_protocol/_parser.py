@@ -50,7 +50,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from operator import itemgetter
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from emcache_protocol._bulk import read_whole_reply
 from emcache_protocol._grammar import (
@@ -68,13 +68,17 @@ from emcache_protocol._keys import U32_MAX, U64_MAX
 from emcache_protocol._replies import (
     NEED_DATA,
     ErrorReply,
+    NeedData,
     ReplyKind,
     StatsReply,
     Status,
     Value,
     VersionReply,
 )
+from emcache_protocol._requests import Request
 from emcache_protocol.errors import ProtocolError
+
+T = TypeVar("T")
 
 __all__ = ["ResponseParser"]
 
@@ -162,7 +166,7 @@ class ResponseParser:
         self._values: list[Value] = []
         self._key_index = 0
         self._stats: dict[str, str] = {}
-        self._readers: dict[ReplyKind, Callable[[], object]] = {
+        self._readers: dict[ReplyKind, Callable[[], Any]] = {
             ReplyKind.INCR_DECR: self._incr_decr,
             ReplyKind.TOUCH: self._touch,
             ReplyKind.DELETE: self._delete,
@@ -197,19 +201,19 @@ class ResponseParser:
         """Whether bytes arrived that no reply has consumed yet."""
         return self._pos < len(self._buf) or bool(self._chunks)
 
-    def next_reply(self, kind: ReplyKind, keys: Sequence[bytes] | None = None) -> object:
+    def next_reply(self, request: Request[T]) -> T | ErrorReply | NeedData:
         """Parse the reply of the request at the head of the caller's queue.
 
         Args:
-            kind: The kind of reply that request expects.
-            keys: For ``RETRIEVAL`` and ``RETRIEVAL_CAS``, the requested keys in request
-                order; each ``VALUE`` must carry the next expected key (misses may be
-                skipped). ``None`` accepts any valid key.
+            request: That request. Its kind says what to expect; for retrievals, its
+                keys are the requested keys in request order: each ``VALUE`` must carry
+                the next expected key (misses may be skipped), and ``None`` accepts any
+                valid key.
 
         Returns:
             The typed reply (see :class:`ReplyKind`), an :class:`ErrorReply`, or
             ``NEED_DATA`` until the whole reply has arrived; call again with the
-            same arguments after more data.
+            same request after more data.
 
         Raises:
             ProtocolError: The bytes cannot be a reply of that kind. The stream is
@@ -217,7 +221,12 @@ class ResponseParser:
         """
         if self._chunks and not self._join():
             return NEED_DATA
+        kind = request[1]
+        # Each branch builds what ``kind`` promises, a T; the readers return it as Any.
+        reply: T
+        found: Any
         if kind is _RETRIEVAL or kind is _RETRIEVAL_CAS:
+            keys = request[2]
             # Fast path: a whole single-value reply, VALUE <k> <f> <n>\r\n<data>\r\nEND\r\n.
             if not self._values:
                 buf = self._buf
@@ -240,23 +249,33 @@ class ResponseParser:
                             self._pos = end + 7
                             if keys is not None:
                                 key = keys[0]
-                            return [
+                            found = [
                                 _new_value(Value, (key, flags_value, buf[start:end], cas_value))
                             ]
+                            reply = found
+                            return reply
                 elif buf.startswith(b"END\r\n", pos):
                     self._pos = pos + 5
-                    return []
+                    found = []
+                    reply = found
+                    return reply
             if kind is _RETRIEVAL:
-                return self._retrieval(keys)
-            return self._retrieval_cas(keys)
+                reply = self._retrieval(keys)
+                return reply
+            reply = self._retrieval_cas(keys)
+            return reply
         if kind is _STORAGE:
             buf = self._buf
             pos = self._pos
             if buf.startswith(b"STORED\r\n", pos):
                 self._pos = pos + 8
-                return _STORED
-            return self._status(STORAGE_LINES, "storage")
-        return self._readers[kind]()
+                found = _STORED
+                reply = found
+                return reply
+            reply = self._status(STORAGE_LINES, "storage")
+            return reply
+        reply = self._readers[kind]()
+        return reply
 
     # -- buffer ---------------------------------------------------------------
 
@@ -277,7 +296,7 @@ class ResponseParser:
         self._line_wait = False
         return True
 
-    def _wait(self, need: int) -> object:
+    def _wait(self, need: int) -> Any:
         """Record how many unread bytes the parse needs and ask for more data."""
         self._need = need
         return NEED_DATA
@@ -304,7 +323,7 @@ class ResponseParser:
 
     # -- one-line replies -------------------------------------------------------
 
-    def _status(self, table: dict[bytes, Status], what: str) -> object:
+    def _status(self, table: dict[bytes, Status], what: str) -> Any:
         line = self._line()
         if line is None:
             return NEED_DATA
@@ -316,13 +335,13 @@ class ResponseParser:
             raise unexpected(line, what)
         return error
 
-    def _touch(self) -> object:
+    def _touch(self) -> Any:
         return self._status(TOUCH_LINES, "touch")
 
-    def _delete(self) -> object:
+    def _delete(self) -> Any:
         return self._status(DELETE_LINES, "delete")
 
-    def _ok(self) -> object:
+    def _ok(self) -> Any:
         line = self._line()
         if line is None:
             return NEED_DATA
@@ -336,7 +355,7 @@ class ResponseParser:
             raise unexpected(line, "OK")
         return error
 
-    def _incr_decr(self) -> object:
+    def _incr_decr(self) -> Any:
         line = self._line()
         if line is None:
             return NEED_DATA
@@ -351,7 +370,7 @@ class ResponseParser:
             raise unexpected(line, "incr/decr")
         return error
 
-    def _version(self) -> object:
+    def _version(self) -> Any:
         line = self._line()
         if line is None:
             return NEED_DATA
@@ -364,7 +383,7 @@ class ResponseParser:
 
     # -- multi-line replies -----------------------------------------------------
 
-    def _stats_reply(self) -> object:
+    def _stats_reply(self) -> Any:
         stats = self._stats
         while True:
             line = self._line()
@@ -410,7 +429,7 @@ class ResponseParser:
                 raise unexpected(line, "stats")
             return error
 
-    def _retrieval(self, keys: Sequence[bytes] | None) -> object:
+    def _retrieval(self, keys: Sequence[bytes] | None) -> Any:
         """The general retrieval path: any number of values, possibly split anywhere.
 
         Values already read stay in ``_values`` (and the next expected key in
@@ -470,7 +489,7 @@ class ResponseParser:
         self._key_index = index
         return self._retrieval_other()
 
-    def _retrieval_cas(self, keys: Sequence[bytes] | None) -> object:
+    def _retrieval_cas(self, keys: Sequence[bytes] | None) -> Any:
         """A gets/gats reply: a retrieval reply whose every value carries its cas unique."""
         reply = self._retrieval(keys)
         if type(reply) is list and None in map(_cas_of, reply):
@@ -480,7 +499,7 @@ class ResponseParser:
     def _too_large(self, size: int) -> ProtocolError:
         return ProtocolError(f"data block of {size} bytes exceeds max_value_size")
 
-    def _retrieval_other(self) -> object:
+    def _retrieval_other(self) -> Any:
         """A retrieval reply line that is neither END nor a well-formed VALUE line."""
         line = self._line()
         if line is None:
@@ -492,7 +511,7 @@ class ResponseParser:
         self._key_index = 0
         return error
 
-    def _config(self) -> object:
+    def _config(self) -> Any:
         buf = self._buf
         pos = self._pos
         if buf.startswith(b"END\r\n", pos):

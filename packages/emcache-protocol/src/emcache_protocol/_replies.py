@@ -18,6 +18,7 @@ __all__ = [
     "ClusterConfig",
     "ConfigNode",
     "ErrorReply",
+    "NeedData",
     "ReplyKind",
     "StatsReply",
     "Status",
@@ -70,7 +71,9 @@ class Status(enum.Enum):
     OK = "OK"
 
 
-class _NeedData(enum.Enum):
+class NeedData(enum.Enum):
+    """The type of :data:`NEED_DATA` (a one-member enum, so that ``is`` narrows it)."""
+
     NEED_DATA = "NEED_DATA"
 
     def __repr__(self) -> str:
@@ -79,7 +82,7 @@ class _NeedData(enum.Enum):
     __str__ = __repr__
 
 
-NEED_DATA: Final = _NeedData.NEED_DATA
+NEED_DATA: Final = NeedData.NEED_DATA
 """Returned by :meth:`ResponseParser.next_reply` until the expected reply is complete."""
 
 

@@ -20,15 +20,15 @@ from collections.abc import Callable
 from emcache._item import Item
 from emcache_cluster import Cluster
 from emcache_pool import ConnectionPool
-from emcache_protocol import ReplyKind, retrieval_command, validate_key
+from emcache_protocol import ErrorReply, Value, retrieval_command, validate_key
 
 __all__ = ["AutoBatcher"]
 
 # key -> callers waiting for it: (future, return_flags)
 Waiters = dict[bytes, list[tuple[asyncio.Future[Item | None], bool]]]
-# Turns a failed batch (an exception, or a reply that is not a list of values)
-# into the error its callers get.
-ToError = Callable[[object], BaseException]
+# Turns a failed batch (an exception, or the server's error reply) into the error its
+# callers get.
+ToError = Callable[[BaseException | ErrorReply], BaseException]
 
 
 class AutoBatcher:
@@ -44,7 +44,7 @@ class AutoBatcher:
         self._to_error = to_error
         self._pending: dict[bool, Waiters] = {False: {}, True: {}}
         self._scheduled = False
-        self._in_flight: set[asyncio.Future[object]] = set()
+        self._in_flight: set[asyncio.Future[list[Value] | ErrorReply]] = set()
 
     def get(self, key: bytes, return_flags: bool, return_cas: bool) -> asyncio.Future[Item | None]:
         """A future of the key's item, fetched with the other keys of this loop iteration."""
@@ -94,21 +94,27 @@ class AutoBatcher:
         return_cas: bool,
     ) -> None:
         batch = {key: waiters[key] for key in keys}
-        request = retrieval_command(command, keys)
-        kind = ReplyKind.RETRIEVAL_CAS if return_cas else ReplyKind.RETRIEVAL
-        reply = pool.submit(request, kind, keys, timeout=self._timeout)
+        reply = pool.submit(retrieval_command(command, keys), timeout=self._timeout)
         self._in_flight.add(reply)
         reply.add_done_callback(functools.partial(self._finish, batch, return_cas))
 
-    def _finish(self, batch: Waiters, return_cas: bool, reply: asyncio.Future[object]) -> None:
+    def _finish(
+        self,
+        batch: Waiters,
+        return_cas: bool,
+        reply: asyncio.Future[list[Value] | ErrorReply],
+    ) -> None:
         self._in_flight.discard(reply)
         if reply.cancelled():
             _fail(batch, asyncio.CancelledError())
             return
         error = reply.exception()
-        values = reply.result() if error is None else None
-        if type(values) is not list:
-            _fail(batch, self._to_error(error if error is not None else values))
+        if error is not None:
+            _fail(batch, self._to_error(error))
+            return
+        values = reply.result()
+        if isinstance(values, ErrorReply):
+            _fail(batch, self._to_error(values))
             return
         # Value is (key, flags, value, cas).
         for value in values:

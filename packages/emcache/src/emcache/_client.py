@@ -3,37 +3,36 @@
 Each command follows the same short path: encode (which validates the key and
 arguments, so bad input never reaches a socket), pick the node's pool, run the
 request on it with the client's timeout, and turn the typed reply into the
-value or error of the emcache 1.x API. Errors of the lower layers are
-translated in one place, :func:`_translate`.
+value or error of the emcache 1.x API. Encoders return typed requests, so
+each reply arrives typed (``Status``, ``list[Value]`` ... or the server's
+``ErrorReply``); errors of the lower layers are translated in one place,
+:mod:`emcache._translate`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TypeVar
 
 from emcache._batching import AutoBatcher
 from emcache._item import Item
+from emcache._translate import LOWER_ERRORS, batch_error, reply_error, translate
 from emcache.errors import (
-    AuthenticationError,
     ClientClosedError,
-    CommandError,
-    ConnectionFailedError,
     NotFoundCommandError,
     NotStoredStorageCommandError,
-    OperationTimeoutError,
     StorageCommandError,
 )
-from emcache_auth import AuthError, auth_required_error
-from emcache_cluster import Cluster, ClusterManagment
+from emcache_cluster import Cluster, ClusterManagement
 from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath
-from emcache_pool.errors import PairingLostError, PoolError
 from emcache_protocol import (
     ErrorReply,
-    ReplyKind,
+    Request,
+    RetrievalRequest,
     StatsReply,
     Status,
+    StatusRequest,
     Value,
     VersionReply,
     cache_memlimit_command,
@@ -51,9 +50,8 @@ from emcache_protocol import (
 
 __all__ = ["Client"]
 
-_RETRIEVAL = ReplyKind.RETRIEVAL
-_RETRIEVAL_CAS = ReplyKind.RETRIEVAL_CAS
-_STORAGE = ReplyKind.STORAGE
+T = TypeVar("T")
+
 _STORED = Status.STORED
 _CLOSED_MESSAGE = "the emcache client is closed"
 _CAS_COMMANDS = (b"gets", b"gats")
@@ -62,47 +60,15 @@ _NOT_KEY_SEQUENCES = (bytes, bytearray, memoryview, str)
 _KEYS_MESSAGE = "keys must be a sequence of bytes"
 
 
-def _translate(exc: BaseException) -> BaseException:
-    """The facade error for a failure of a lower layer."""
-    if isinstance(exc, TimeoutError):
-        return OperationTimeoutError(str(exc))
-    cause = exc.__cause__
-    if isinstance(exc, AuthError) or isinstance(cause, AuthError):
-        return AuthenticationError(str(cause if isinstance(cause, AuthError) else exc))
-    if isinstance(exc, PairingLostError):
-        auth_error = auth_required_error(exc.reply)
-        if auth_error is not None:
-            return AuthenticationError(str(auth_error))
-    return ConnectionFailedError(str(exc))
-
-
-def _fail_reply(reply: object, error: type[CommandError] = CommandError) -> NoReturn:
-    if isinstance(reply, ErrorReply):
-        auth_error = auth_required_error(reply)
-        if auth_error is not None:
-            raise AuthenticationError(str(auth_error)) from auth_error
-        msg = f"command failed, the server replied {reply.kind} {reply.message}".rstrip()
-        raise error(msg)
-    msg = f"command failed, the server replied {reply}"
-    raise error(msg)
-
-
-def _batch_error(outcome: object) -> BaseException:
-    """The error the callers of a failed autobatching request get."""
-    if isinstance(outcome, PoolError | AuthError | TimeoutError):
-        return _translate(outcome)
-    if isinstance(outcome, BaseException):
-        return outcome
-    try:
-        _fail_reply(outcome)
-    except CommandError as exc:
-        return exc
-
-
-def _item(value: Value, return_flags: bool, return_cas: bool) -> Item:
-    return Item(
-        value.value, value.flags if return_flags else None, value.cas if return_cas else None
-    )
+def _one_item(reply: list[Value] | ErrorReply, return_flags: bool, return_cas: bool) -> Item | None:
+    """The item of a one-key retrieval reply, None for a miss."""
+    if type(reply) is not list:
+        raise reply_error(reply)
+    if not reply:
+        return None
+    # Value is (key, flags, value, cas): indexing is the cheapest way to read it.
+    value = reply[0]
+    return Item(value[2], value[1] if return_flags else None, value[3] if return_cas else None)
 
 
 class Client:
@@ -119,7 +85,7 @@ class Client:
         self._batcher = (
             None
             if autobatching_max_keys is None
-            else AutoBatcher(cluster, autobatching_max_keys, timeout, _batch_error)
+            else AutoBatcher(cluster, autobatching_max_keys, timeout, batch_error)
         )
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -141,26 +107,26 @@ class Client:
         # Every call waits for the same shielded work: one cancelled midway leaves nothing.
         await self._cluster.close()
 
-    def cluster_managment(self) -> ClusterManagment:
+    def cluster_managment(self) -> ClusterManagement:
         """The view of the cluster: its nodes, their health and their pool metrics."""
-        return self._cluster.cluster_managment
+        return self._cluster.management
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _run(
-        self,
-        pool: ConnectionPool,
-        request: bytes,
-        kind: ReplyKind,
-        keys: Sequence[bytes] | None = None,
-        noreply: bool = False,
-        key: bytes | None = None,
-    ) -> object:
+        self, pool: ConnectionPool, request: Request[T], key: bytes | None = None
+    ) -> T | ErrorReply:
         try:
-            return await pool.execute(
-                request, kind, keys, timeout=self._timeout, noreply=noreply, key=key
-            )
-        except (PoolError, AuthError, TimeoutError) as exc:
-            raise _translate(exc) from exc
+            return await pool.execute(request, timeout=self._timeout, key=key)
+        except LOWER_ERRORS as exc:
+            raise translate(exc) from exc
+
+    async def _run_noreply(
+        self, pool: ConnectionPool, request: Request[object], key: bytes | None = None
+    ) -> None:
+        try:
+            await pool.execute_noreply(request, key=key)
+        except LOWER_ERRORS as exc:
+            raise translate(exc) from exc
 
     def _pool(self, key: bytes) -> ConnectionPool:
         if self._closed:
@@ -180,27 +146,14 @@ class Client:
         return self._cluster.pool_for(address)
 
     async def _fetch_many_on_pool(
-        self, pool: ConnectionPool, request: bytes, keys: Sequence[bytes], kind: ReplyKind
+        self, pool: ConnectionPool, request: RetrievalRequest
     ) -> list[Value]:
-        reply = await self._run(pool, request, kind, keys)
+        reply = await self._run(pool, request)
         if type(reply) is not list:
-            _fail_reply(reply)
+            raise reply_error(reply)
         return reply
 
     # -- retrieval -----------------------------------------------------------------------------
-    async def _fetch_one(
-        self, command: bytes, key: bytes, exptime: int | None, return_flags: bool
-    ) -> Item | None:
-        request = retrieval_command(command, (key,), exptime)
-        return_cas = command in _CAS_COMMANDS
-        kind = _RETRIEVAL_CAS if return_cas else _RETRIEVAL
-        reply = await self._run(self._pool(key), request, kind, (key,))
-        if type(reply) is not list:
-            _fail_reply(reply)
-        if not reply:
-            return None
-        return _item(reply[0], return_flags, return_cas)
-
     async def get(self, key: bytes, return_flags: bool = False) -> Item | None:
         """The item stored under ``key``, or None when it is missing.
 
@@ -209,20 +162,16 @@ class Client:
             return_flags: Fill :attr:`Item.flags` with the stored flags.
 
         Raises:
-            asyncio.TimeoutError: The operation took longer than the client's timeout.
+            asyncio.TimeoutError: The operation took longer than the client's timeout, or
+                the node could not be reached (:class:`ConnectionFailedError`).
         """
         if self._batcher is not None:
             if self._closed:
                 raise ClientClosedError(_CLOSED_MESSAGE)
             return await self._batcher.get(key, return_flags, False)
         request = retrieval_command(b"get", (key,))
-        reply = await self._run(self._pool(key), request, _RETRIEVAL, (key,))
-        if type(reply) is not list:
-            _fail_reply(reply)
-        if not reply:
-            return None
-        value: Value = reply[0]
-        return Item(value.value, value.flags if return_flags else None, None)
+        reply = await self._run(self._pool(key), request)
+        return _one_item(reply, return_flags, False)
 
     async def gets(self, key: bytes, return_flags: bool = False) -> Item | None:
         """Like :meth:`get`, with the item's cas token in :attr:`Item.cas`."""
@@ -230,15 +179,21 @@ class Client:
             if self._closed:
                 raise ClientClosedError(_CLOSED_MESSAGE)
             return await self._batcher.get(key, return_flags, True)
-        return await self._fetch_one(b"gets", key, None, return_flags)
+        request = retrieval_command(b"gets", (key,))
+        reply = await self._run(self._pool(key), request)
+        return _one_item(reply, return_flags, True)
 
     async def gat(self, exptime: int, key: bytes, return_flags: bool = False) -> Item | None:
         """Get the item and set its expiration time to ``exptime`` in one command."""
-        return await self._fetch_one(b"gat", key, exptime, return_flags)
+        request = retrieval_command(b"gat", (key,), exptime)
+        reply = await self._run(self._pool(key), request)
+        return _one_item(reply, return_flags, False)
 
     async def gats(self, exptime: int, key: bytes, return_flags: bool = False) -> Item | None:
         """Like :meth:`gat`, with the cas token."""
-        return await self._fetch_one(b"gats", key, exptime, return_flags)
+        request = retrieval_command(b"gats", (key,), exptime)
+        reply = await self._run(self._pool(key), request)
+        return _one_item(reply, return_flags, True)
 
     async def _fetch_many(
         self, command: bytes, keys: Sequence[bytes], exptime: int | None, return_flags: bool
@@ -253,20 +208,18 @@ class Client:
             raise TypeError(_KEYS_MESSAGE) from None
         if not unique:
             return {}
-        kind = _RETRIEVAL_CAS if command in _CAS_COMMANDS else _RETRIEVAL
         by_pool = self._cluster.pick_pools(unique).items()
         # Every request is encoded (and so every key validated) before any is sent.
-        requests: list[tuple[ConnectionPool, bytes, Sequence[bytes], ReplyKind]]
+        requests: list[tuple[ConnectionPool, RetrievalRequest]]
         if exptime is None:  # get/gets: one request per node, whatever its length
             requests = [
-                (pool, retrieval_command(command, pool_keys), pool_keys, kind)
-                for pool, pool_keys in by_pool
+                (pool, retrieval_command(command, pool_keys)) for pool, pool_keys in by_pool
             ]
         else:  # gat/gats: lines memcached accepts, so maybe several requests per node
             requests = [
-                (pool, request, request_keys, kind)
+                (pool, request)
                 for pool, pool_keys in by_pool
-                for request, request_keys in retrieval_commands(command, pool_keys, exptime)
+                for request in retrieval_commands(command, pool_keys, exptime)
             ]
         if len(requests) == 1:
             parts = [await self._fetch_many_on_pool(*requests[0])]
@@ -337,14 +290,17 @@ class Client:
         cas: int | None = None,
     ) -> None:
         request = storage_command(command, key, value, flags, exptime, cas=cas)
-        reply = await self._run(self._pool(key), request, _STORAGE, None, noreply, key)
-        if reply is _STORED or noreply:
+        if noreply:
+            await self._run_noreply(self._pool(key), request, key)
+            return
+        reply = await self._run(self._pool(key), request, key)
+        if reply is _STORED:
             return
         if reply is Status.NOT_STORED or (reply is Status.EXISTS and command == b"cas"):
             raise NotStoredStorageCommandError(
                 f"{command.decode()} did not store the value: {reply.name}"
             )
-        _fail_reply(reply.name if isinstance(reply, Status) else reply, StorageCommandError)
+        raise reply_error(reply.name if isinstance(reply, Status) else reply, StorageCommandError)
 
     async def set(
         self, key: bytes, value: bytes, *, flags: int = 0, exptime: int = 0, noreply: bool = False
@@ -404,14 +360,15 @@ class Client:
     # -- other keyed commands ------------------------------------------------------------------
     async def _incr_decr(self, command: bytes, key: bytes, value: int, noreply: bool) -> int | None:
         request = incr_decr_command(command, key, value)
-        reply = await self._run(self._pool(key), request, ReplyKind.INCR_DECR, None, noreply, key)
         if noreply:
+            await self._run_noreply(self._pool(key), request, key)
             return None
+        reply = await self._run(self._pool(key), request, key)
         if type(reply) is int:
             return reply
         if reply is Status.NOT_FOUND:
             raise NotFoundCommandError(f"{command.decode()}: the key does not exist")
-        _fail_reply(reply)
+        raise reply_error(reply)
 
     async def increment(self, key: bytes, value: int, *, noreply: bool = False) -> int | None:
         """Add ``value`` to the decimal number stored under ``key`` and return the new number.
@@ -425,34 +382,38 @@ class Client:
         """Subtract ``value`` (memcached stops at 0) and return the new number."""
         return await self._incr_decr(b"decr", key, value, noreply)
 
-    async def touch(self, key: bytes, exptime: int, *, noreply: bool = False) -> None:
-        """Set a new expiration time on an existing item (NotFoundCommandError if missing)."""
-        request = touch_command(key, exptime)
-        reply = await self._run(self._pool(key), request, ReplyKind.TOUCH, None, noreply, key)
-        if reply is Status.TOUCHED or noreply:
+    async def _keyed(
+        self, request: StatusRequest, key: bytes, done: Status, noreply: bool, name: str
+    ) -> None:
+        if noreply:
+            await self._run_noreply(self._pool(key), request, key)
+            return
+        reply = await self._run(self._pool(key), request, key)
+        if reply is done:
             return
         if reply is Status.NOT_FOUND:
-            raise NotFoundCommandError("touch: the key does not exist")
-        _fail_reply(reply)
+            raise NotFoundCommandError(f"{name}: the key does not exist")
+        raise reply_error(reply)
+
+    async def touch(self, key: bytes, exptime: int, *, noreply: bool = False) -> None:
+        """Set a new expiration time on an existing item (NotFoundCommandError if missing)."""
+        await self._keyed(touch_command(key, exptime), key, Status.TOUCHED, noreply, "touch")
 
     async def delete(self, key: bytes, *, noreply: bool = False) -> None:
         """Remove the item (NotFoundCommandError if missing)."""
-        request = delete_command(key)
-        reply = await self._run(self._pool(key), request, ReplyKind.DELETE, None, noreply, key)
-        if reply is Status.DELETED or noreply:
-            return
-        if reply is Status.NOT_FOUND:
-            raise NotFoundCommandError("delete: the key does not exist")
-        _fail_reply(reply)
+        await self._keyed(delete_command(key), key, Status.DELETED, noreply, "delete")
 
     # -- node commands -------------------------------------------------------------------------
     async def _expect_ok(
-        self, memcached_host_address: Endpoint, request: bytes, noreply: bool
+        self, memcached_host_address: Endpoint, request: StatusRequest, noreply: bool
     ) -> None:
         pool = self._node_pool(memcached_host_address)
-        reply = await self._run(pool, request, ReplyKind.OK, None, noreply)
-        if reply is not Status.OK and not noreply:
-            _fail_reply(reply)
+        if noreply:
+            await self._run_noreply(pool, request)
+            return
+        reply = await self._run(pool, request)
+        if reply is not Status.OK:
+            raise reply_error(reply)
 
     async def flush_all(
         self, memcached_host_address: Endpoint, delay: int = 0, *, noreply: bool = False
@@ -475,9 +436,9 @@ class Client:
     async def version(self, memcached_host_address: Endpoint) -> str:
         """The version string of one node, e.g. ``"1.6.18"``."""
         pool = self._node_pool(memcached_host_address)
-        reply = await self._run(pool, version_command(), ReplyKind.VERSION)
+        reply = await self._run(pool, version_command())
         if not isinstance(reply, VersionReply):
-            _fail_reply(reply)
+            raise reply_error(reply)
         return reply.version
 
     async def stats(self, memcached_host_address: Endpoint, *args: str) -> dict[str, str]:
@@ -496,7 +457,7 @@ class Client:
             ValueError: An argument is empty, not ASCII, or holds whitespace.
         """
         pool = self._node_pool(memcached_host_address)
-        reply = await self._run(pool, stats_command(*args), ReplyKind.STATS)
+        reply = await self._run(pool, stats_command(*args))
         if not isinstance(reply, StatsReply):
-            _fail_reply(reply)
+            raise reply_error(reply)
         return dict(reply.stats)

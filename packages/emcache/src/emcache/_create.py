@@ -28,7 +28,7 @@ from emcache._config import (
     checked_node_addresses,
     paired_credentials,
 )
-from emcache.errors import AuthenticationError
+from emcache._translate import translate
 from emcache_auth import AuthError, TLSConfig, build_ssl_context, on_connect_step
 from emcache_cluster import Cluster, ClusterEvents, ClusterSettings
 from emcache_pool import Endpoint, PoolConfig
@@ -115,5 +115,5 @@ async def create_client(
     try:
         cluster = await Cluster.create(endpoints, settings)
     except AuthError as exc:
-        raise AuthenticationError(str(exc)) from exc
+        raise translate(exc) from exc
     return Client(cluster, timeout=options.timeout, autobatching_max_keys=options.batch_size)
