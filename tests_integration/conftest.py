@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 import emcache
-from emcache_tools import MemcachedProcess
+from emcache_testing import MemcachedNode
 from tests_integration.helpers import ClientFactory, address
 
 
@@ -18,7 +18,7 @@ async def _make_client() -> AsyncIterator[ClientFactory]:
     """Create clients that are closed at teardown: ``await make_client(nodes, **options)``."""
     clients: list[emcache.Client] = []
 
-    async def make(nodes: list[MemcachedProcess], **options: Any) -> emcache.Client:
+    async def make(nodes: list[MemcachedNode], **options: Any) -> emcache.Client:
         client = await emcache.create_client([address(node) for node in nodes], **options)
         clients.append(client)
         return client
@@ -29,14 +29,14 @@ async def _make_client() -> AsyncIterator[ClientFactory]:
 
 
 @pytest_asyncio.fixture(name="client")
-async def _client(memcached: MemcachedProcess, make_client: ClientFactory) -> emcache.Client:
+async def _client(memcached: MemcachedNode, make_client: ClientFactory) -> emcache.Client:
     """A client with default options on one node."""
     return await make_client([memcached])
 
 
 @pytest_asyncio.fixture(name="cluster_client")
 async def _cluster_client(
-    memcached_cluster: list[MemcachedProcess], make_client: ClientFactory
+    memcached_cluster: list[MemcachedNode], make_client: ClientFactory
 ) -> emcache.Client:
     """A client with default options on three nodes."""
     return await make_client(memcached_cluster)

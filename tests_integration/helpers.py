@@ -5,16 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import emcache
-from emcache_tools import MemcachedProcess
+from node_endpoints import endpoint_of
 
 ClientFactory = Callable[..., Awaitable[emcache.Client]]
 
-
-def address(
-    node: MemcachedProcess,
-) -> emcache.MemcachedHostAddress | emcache.MemcachedUnixSocketPath:
-    """The emcache address of a launcher node."""
-    if node.socket_path is not None:
-        return emcache.MemcachedUnixSocketPath(node.socket_path)
-    assert node.port is not None
-    return emcache.MemcachedHostAddress(node.host, node.port)
+# The workspace's node -> endpoint helper, under the name these suites use.
+address = endpoint_of

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 import emcache
-from emcache_tools import MemcachedLauncher, MemcachedProcess
+from emcache_testing import MemcachedLauncher, MemcachedNode
 from tests_integration.helpers import ClientFactory, address
 
 pytestmark = pytest.mark.asyncio
@@ -19,7 +19,7 @@ def _operations(client: emcache.Client) -> int:
 
 
 async def test_concurrent_gets_become_batches_of_max_keys(
-    make_client: ClientFactory, memcached: MemcachedProcess
+    make_client: ClientFactory, memcached: MemcachedNode
 ) -> None:
     """100 gets in one loop iteration leave as ceil(100/32) requests, each caller with its value."""
     client = await make_client([memcached], autobatching=True)
@@ -36,9 +36,7 @@ async def test_concurrent_gets_become_batches_of_max_keys(
             assert item is None
 
 
-async def test_max_keys_is_respected(
-    make_client: ClientFactory, memcached: MemcachedProcess
-) -> None:
+async def test_max_keys_is_respected(make_client: ClientFactory, memcached: MemcachedNode) -> None:
     """With autobatching_max_keys=5, 12 concurrent gets take 3 requests."""
     client = await make_client([memcached], autobatching=True, autobatching_max_keys=5)
     before = _operations(client)
@@ -47,7 +45,7 @@ async def test_max_keys_is_respected(
 
 
 async def test_flags_and_cas_variants_in_one_iteration(
-    make_client: ClientFactory, memcached: MemcachedProcess
+    make_client: ClientFactory, memcached: MemcachedNode
 ) -> None:
     """get, get with flags, gets and gets with flags for the same key each get their own shape."""
     client = await make_client([memcached], autobatching=True)
@@ -69,7 +67,7 @@ async def test_flags_and_cas_variants_in_one_iteration(
 
 
 async def test_cancelled_caller_does_not_disturb_the_batch(
-    make_client: ClientFactory, memcached: MemcachedProcess
+    make_client: ClientFactory, memcached: MemcachedNode
 ) -> None:
     """Cancelling one caller leaves the others of its batch with their values."""
     client = await make_client([memcached], autobatching=True)
@@ -109,7 +107,7 @@ async def test_batch_failure_fails_exactly_its_callers(
 
 
 async def test_invalid_key_fails_only_its_caller(
-    make_client: ClientFactory, memcached: MemcachedProcess
+    make_client: ClientFactory, memcached: MemcachedNode
 ) -> None:
     """An invalid key raises at the call, before it joins a batch."""
     client = await make_client([memcached], autobatching=True)

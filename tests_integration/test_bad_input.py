@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import emcache
-from emcache_tools import MemcachedProcess
+from emcache_testing import MemcachedNode
 from tests_integration.helpers import ClientFactory, address
 
 SENTINEL_KEY = b"sentinel"
@@ -126,7 +126,7 @@ ARGUMENT_CASES: list[tuple[str, Call, type[Exception]]] = [
 ]
 
 
-def stats(node: MemcachedProcess) -> dict[str, int]:
+def stats(node: MemcachedNode) -> dict[str, int]:
     """The node's numeric stats, read over a raw socket."""
     reply = node.command_reply(STATS_REQUEST, until=b"END\r\n")
     out = {}
@@ -137,7 +137,7 @@ def stats(node: MemcachedProcess) -> dict[str, int]:
     return out
 
 
-async def assert_nothing_reached(node: MemcachedProcess, before: dict[str, int]) -> None:
+async def assert_nothing_reached(node: MemcachedNode, before: dict[str, int]) -> None:
     """No command and no byte from the client reached the node since ``before``."""
     await asyncio.sleep(0.05)  # anything wrongly queued would be flushed by now
     after = await asyncio.to_thread(stats, node)
@@ -146,7 +146,7 @@ async def assert_nothing_reached(node: MemcachedProcess, before: dict[str, int])
     assert after["bytes_read"] - before["bytes_read"] == len(STATS_REQUEST)
 
 
-async def stored_client(make_client: ClientFactory, node: MemcachedProcess, **options: Any):
+async def stored_client(make_client: ClientFactory, node: MemcachedNode, **options: Any):
     client = await make_client([node], **options)
     await client.set(SENTINEL_KEY, SENTINEL_VALUE)
     await client.set(GOOD, b"good")
@@ -162,7 +162,7 @@ async def assert_sentinel(client: emcache.Client) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("command", list(KEY_COMMANDS))
 async def test_bad_input_keys_refused_before_the_wire(
-    memcached: MemcachedProcess, make_client: ClientFactory, command: str
+    memcached: MemcachedNode, make_client: ClientFactory, command: str
 ) -> None:
     """Every malformed key gets a typed error from every keyed command and sends nothing."""
     client = await stored_client(make_client, memcached)
@@ -179,7 +179,7 @@ async def test_bad_input_keys_refused_before_the_wire(
 @pytest.mark.asyncio
 @pytest.mark.parametrize("command", ["get", "gets"])
 async def test_bad_input_keys_refused_with_autobatching(
-    memcached: MemcachedProcess, make_client: ClientFactory, command: str
+    memcached: MemcachedNode, make_client: ClientFactory, command: str
 ) -> None:
     """Autobatching refuses bad keys at the call, and a bad key never spoils the batch."""
     client = await stored_client(make_client, memcached, autobatching=True)
@@ -205,7 +205,7 @@ async def test_bad_input_keys_refused_with_autobatching(
     ("name", "call", "error"), ARGUMENT_CASES, ids=[c[0] for c in ARGUMENT_CASES]
 )
 async def test_bad_input_arguments_refused_before_the_wire(
-    memcached: MemcachedProcess,
+    memcached: MemcachedNode,
     make_client: ClientFactory,
     name: str,
     call: Call,
@@ -225,7 +225,7 @@ async def test_bad_input_arguments_refused_before_the_wire(
 
 @pytest.mark.asyncio
 async def test_bad_input_node_commands_refused(
-    memcached: MemcachedProcess, make_client: ClientFactory
+    memcached: MemcachedNode, make_client: ClientFactory
 ) -> None:
     """Node commands refuse bad levels, delays, limits and stats arguments, sending nothing."""
     client = await stored_client(make_client, memcached)
@@ -250,7 +250,7 @@ async def test_bad_input_node_commands_refused(
 
 @pytest.mark.asyncio
 async def test_bad_input_unknown_node_refused(
-    memcached: MemcachedProcess, make_client: ClientFactory
+    memcached: MemcachedNode, make_client: ClientFactory
 ) -> None:
     """A node command for an address outside the cluster fails clearly and sends nothing."""
     client = await stored_client(make_client, memcached)
@@ -262,7 +262,7 @@ async def test_bad_input_unknown_node_refused(
 
 @pytest.mark.asyncio
 async def test_bad_input_value_over_item_size(
-    memcached: MemcachedProcess, make_client: ClientFactory
+    memcached: MemcachedNode, make_client: ClientFactory
 ) -> None:
     """A value over the server's item size is a StorageCommandError and the stream stays in sync."""
     client = await stored_client(make_client, memcached)
@@ -312,7 +312,7 @@ CREATE_CASES: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("name", "options", "error"), CREATE_CASES, ids=[c[0] for c in CREATE_CASES]
 )
 async def test_bad_input_create_client_options(
-    memcached: MemcachedProcess, name: str, options: dict[str, Any], error: type[Exception]
+    memcached: MemcachedNode, name: str, options: dict[str, Any], error: type[Exception]
 ) -> None:
     """A bad create_client option raises before anything starts or connects."""
     tasks_before = asyncio.all_tasks()
@@ -377,7 +377,7 @@ async def test_bad_input_unusable_address_typed_error(
 
 
 @pytest.mark.asyncio
-async def test_bad_input_missing_ca_file_refused(memcached: MemcachedProcess) -> None:
+async def test_bad_input_missing_ca_file_refused(memcached: MemcachedNode) -> None:
     """An ssl_extra_ca that does not exist fails at creation with a clear error."""
     with pytest.raises((ValueError, OSError)) as info:
         await emcache.create_client(
@@ -388,7 +388,7 @@ async def test_bad_input_missing_ca_file_refused(memcached: MemcachedProcess) ->
 
 @pytest.mark.asyncio
 async def test_bad_input_noreply_errors_never_shift_replies(
-    memcached: MemcachedProcess, make_client: ClientFactory
+    memcached: MemcachedNode, make_client: ClientFactory
 ) -> None:
     """noreply requests that draw an error line leave every other reply with its caller."""
     client = await make_client([memcached], max_connections=1)

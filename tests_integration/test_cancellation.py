@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import emcache
-from emcache_tools import AuthConfig, MemcachedLauncher, MemcachedProcess
+from emcache_testing import AsciiAuth, MemcachedLauncher, MemcachedNode
 from tests_integration.helpers import address
 
 STORM_OPS = int(os.environ.get("EMCACHE_STORM_OPS", "300000"))
@@ -42,7 +42,7 @@ def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def server_connections(node: MemcachedProcess) -> int:
+def server_connections(node: MemcachedNode) -> int:
     reply = node.command_reply(b"stats\r\n", until=b"END\r\n")
     for line in reply.decode().splitlines():
         if line.startswith("STAT curr_connections "):
@@ -140,7 +140,7 @@ class Storm:
 
 @pytest.mark.asyncio
 async def test_cancellation_storm_no_mixup_no_leak(
-    memcached_cluster: list[MemcachedProcess],
+    memcached_cluster: list[MemcachedNode],
 ) -> None:
     """Random cancellations and tiny timeouts never hand a value to the wrong caller or leak."""
     nodes = memcached_cluster
@@ -208,7 +208,7 @@ async def test_cancellation_storm_no_mixup_no_leak(
 
 @pytest.mark.asyncio
 async def test_cancellation_of_queued_waiters_frees_the_pool(
-    memcached: MemcachedProcess,
+    memcached: MemcachedNode,
 ) -> None:
     """Callers cancelled while a paused node holds every connection leave no waiter behind."""
     client = await emcache.create_client([address(memcached)], timeout=None, max_connections=1)
@@ -245,7 +245,7 @@ async def test_cancellation_storm_while_connections_authenticate(
     Connections are purged after 50 ms idle with no minimum, so every burst opens
     new ones; no caller may get another's value and nothing may be left behind.
     """
-    auth = AuthConfig("storm-user", "storm-Pa55")
+    auth = AsciiAuth("storm-user", "storm-Pa55")
     nodes = launcher.start(2, tls=True, auth=auth)
     assert nodes[0].tls is not None
     tasks_before = asyncio.all_tasks()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 import emcache
-from emcache_tools import MemcachedProcess
+from emcache_testing import MemcachedNode
 from tests_integration.helpers import ClientFactory, address
 
 pytestmark = pytest.mark.asyncio
@@ -238,7 +238,7 @@ class TestKeyCommands:
 
 class TestNodeCommands:
     async def test_version_stats_verbosity_memlimit(
-        self, client: emcache.Client, memcached: MemcachedProcess
+        self, client: emcache.Client, memcached: MemcachedNode
     ) -> None:
         """The node commands reach the given node and parse its answers."""
         node = address(memcached)
@@ -255,7 +255,7 @@ class TestNodeCommands:
         assert settings["maxbytes"] == str(100 * 1024 * 1024)
 
     async def test_flush_all_empties_one_node(
-        self, cluster_client: emcache.Client, memcached_cluster: list[MemcachedProcess]
+        self, cluster_client: emcache.Client, memcached_cluster: list[MemcachedNode]
     ) -> None:
         """flush_all invalidates the items of the node it is sent to, and only those."""
         keys = [b"f-%d" % i for i in range(30)]
@@ -275,7 +275,7 @@ class TestNodeCommands:
 
 class TestLifeCycle:
     async def test_closed_client_refuses_operations(
-        self, make_client: ClientFactory, memcached: MemcachedProcess
+        self, make_client: ClientFactory, memcached: MemcachedNode
     ) -> None:
         """After close every operation raises ClientClosedError; close is idempotent."""
         client = await make_client([memcached])
@@ -294,7 +294,7 @@ class TestLifeCycle:
         assert isinstance(emcache.ClientClosedError("x"), RuntimeError)
 
     async def test_close_leaves_no_task_behind(
-        self, make_client: ClientFactory, memcached: MemcachedProcess
+        self, make_client: ClientFactory, memcached: MemcachedNode
     ) -> None:
         """Closing the client ends every background task it started."""
         before = asyncio.all_tasks()
@@ -306,7 +306,7 @@ class TestLifeCycle:
         assert asyncio.all_tasks() - before == set()
 
     async def test_timeout_none_disables_timeouts(
-        self, make_client: ClientFactory, memcached: MemcachedProcess
+        self, make_client: ClientFactory, memcached: MemcachedNode
     ) -> None:
         """A client with timeout=None works normally."""
         client = await make_client([memcached], timeout=None)
@@ -314,7 +314,7 @@ class TestLifeCycle:
         assert await client.get(b"k") is not None
 
     async def test_paused_node_times_out_within_margin(
-        self, make_client: ClientFactory, memcached: MemcachedProcess
+        self, make_client: ClientFactory, memcached: MemcachedNode
     ) -> None:
         """A hung node makes get raise asyncio.TimeoutError after about the timeout."""
         client = await make_client([memcached], timeout=0.2)

@@ -42,13 +42,13 @@ import pytest
 
 import emcache
 import emcache_pool
-from emcache_tools import AuthConfig, FakeConfigEndpoint, MemcachedLauncher, MemcachedProcess
+from emcache_testing import AsciiAuth, FakeConfigEndpoint, MemcachedLauncher, MemcachedNode
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FENCE = re.compile(
     r"^(?P<indent> *)```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.S | re.M
 )
-DOCS_AUTH = AuthConfig(username="app", password="app-secret")
+DOCS_AUTH = AsciiAuth(username="app", password="app-secret")
 DOCS_CA_FILE = "memcached-ca.pem"
 DOCS_PORTS = (11211, 11212, 11213)
 CHECK_HOOK = "__docs_example_checked__"
@@ -88,8 +88,8 @@ class _Example:
 
     def __init__(
         self,
-        nodes: list[MemcachedProcess],
-        unix_node: Callable[[], MemcachedProcess],
+        nodes: list[MemcachedNode],
+        unix_node: Callable[[], MemcachedNode],
         endpoint: FakeConfigEndpoint,
     ) -> None:
         self.nodes = {
@@ -258,9 +258,9 @@ async def test_docs_example_runs(
     if flavour.get("tls"):
         shutil.copy(launcher.tls_material().ca_file, tmp_path / DOCS_CA_FILE)
     monkeypatch.chdir(tmp_path)
-    unix_nodes: list[MemcachedProcess] = []
+    unix_nodes: list[MemcachedNode] = []
 
-    def unix_node() -> MemcachedProcess:
+    def unix_node() -> MemcachedNode:
         if not unix_nodes:
             unix_nodes.extend(launcher.start(unix=True, **flavour))
         return unix_nodes[0]

@@ -3,7 +3,7 @@ connections, black-holed connects, and an autodiscovery endpoint that goes away,
 hangs or answers nonsense.
 
 Every scenario runs 16 concurrent callers over a 3-node cluster with the
-default 1.0 s operation timeout (see ``emcache_tools.fault_scenarios``). For each one the
+default 1.0 s operation timeout (see ``tools/fault_scenarios.py``). For each one the
 callers must see a fast failure or their own timeout and nothing slower, never
 a value that is not their key's, no error for keys of the healthy nodes, the
 cluster must report and then clear the fault, and everything must work again
@@ -21,10 +21,9 @@ import pytest
 
 import emcache
 import emcache.errors
-from emcache_tools import MemcachedLauncher, MemcachedProcess
-from emcache_tools.fault_scenarios import (
+from emcache_testing import FakeConfigEndpoint, MemcachedLauncher, MemcachedNode
+from fault_scenarios import (
     OP_TIMEOUT,
-    FixedPortConfigEndpoint,
     Outcome,
     RecordingEvents,
     expected_value,
@@ -130,7 +129,7 @@ async def test_fault_autodiscovery_endpoint_down(launcher: MemcachedLauncher, mo
 
 @pytest.mark.asyncio
 async def test_fault_close_while_node_hung_does_not_hang(
-    memcached_cluster: list[MemcachedProcess],
+    memcached_cluster: list[MemcachedNode],
 ) -> None:
     """Closing the client while a node is hung returns promptly and fails the stuck callers."""
     nodes = memcached_cluster
@@ -216,7 +215,7 @@ FACADE_ERRORS = tuple(getattr(emcache.errors, name) for name in emcache.errors._
 @pytest.mark.parametrize("mode", ["closed", "hang", "error", "garbage"])
 async def test_fault_autodiscovery_endpoint_down_at_creation(mode: str) -> None:
     """With the configuration endpoint down, create_client starts in time with no nodes."""
-    endpoint = FixedPortConfigEndpoint([("127.0.0.1", 11211)])
+    endpoint = FakeConfigEndpoint([("127.0.0.1", 11211)])
     await endpoint.start()
     if mode == "closed":
         await endpoint.close()
@@ -251,7 +250,7 @@ async def test_fault_autodiscovery_endpoint_down_at_creation(mode: str) -> None:
 
 @pytest.mark.asyncio
 async def test_fault_every_node_killed_then_back(
-    memcached_cluster: list[MemcachedProcess],
+    memcached_cluster: list[MemcachedNode],
 ) -> None:
     """With every node dead callers fail fast with an emcache error; all come back after."""
     nodes = memcached_cluster
@@ -299,7 +298,7 @@ async def test_fault_every_node_killed_then_back(
 
 @pytest.mark.asyncio
 async def test_fault_kill_fails_in_flight_callers_without_timeout(
-    memcached: MemcachedProcess,
+    memcached: MemcachedNode,
 ) -> None:
     """With timeout=None, callers in flight when the node dies fail at once instead of hanging."""
     client = await emcache.create_client([address(memcached)], timeout=None)

@@ -1,6 +1,6 @@
 """A server that sends bytes no memcached would: the client must fail clearly and move on.
 
-A scripted fake memcached (``emcache_tools.hostile_server``) answers chosen
+A scripted fake memcached (emcache-testing's ``HostileServer``) answers chosen
 requests with garbage, truncated replies, wrong or huge length fields, values
 for keys never asked, replies to requests never sent, or closes mid-reply. The
 caller must get a clear error (never another caller's value, never a wait past
@@ -18,9 +18,8 @@ import pytest
 import pytest_asyncio
 
 import emcache
-from emcache_tools import MemcachedProcess
-from emcache_tools.fault_scenarios import keys_on
-from emcache_tools.hostile_server import Act, HostileServer, Request
+from emcache_testing import Act, HostileServer, MemcachedNode, Request
+from fault_scenarios import keys_on
 from tests_integration.helpers import address
 
 TIMEOUT = 0.5
@@ -70,10 +69,6 @@ async def _hostile() -> AsyncIterator[HostileServer]:
         yield server
 
 
-def hostile_address(server: HostileServer) -> emcache.MemcachedHostAddress:
-    return emcache.MemcachedHostAddress(server.host, server.port)
-
-
 async def wait_evil_connection_closed(server: HostileServer, limit: float = 1.0) -> bool:
     """Whether the connection that carried the attack is closed (by either side) in time."""
     deadline = time.monotonic() + limit
@@ -94,7 +89,7 @@ async def test_hostile_reply_fails_clearly_and_recovers(
     hostile: HostileServer, attack: str
 ) -> None:
     """Each malformed reply gets its caller a clear error (or its exact value) and is dropped."""
-    client = await emcache.create_client([hostile_address(hostile)], timeout=TIMEOUT)
+    client = await emcache.create_client([address(hostile)], timeout=TIMEOUT)
     try:
         await client.set(EVIL, b"evil-value")
         await client.set(GOOD, b"good-value")
@@ -129,7 +124,7 @@ async def test_hostile_reply_fails_clearly_and_recovers(
 @pytest.mark.asyncio
 async def test_hostile_unsolicited_reply_drops_connection(hostile: HostileServer) -> None:
     """Bytes pushed while no request waits close that connection; the next call still works."""
-    client = await emcache.create_client([hostile_address(hostile)], timeout=TIMEOUT)
+    client = await emcache.create_client([address(hostile)], timeout=TIMEOUT)
     try:
         await client.set(GOOD, b"good-value")
         targets = hostile.open_connections()
@@ -148,9 +143,7 @@ async def test_hostile_unsolicited_reply_drops_connection(hostile: HostileServer
 @pytest.mark.asyncio
 async def test_hostile_reply_fails_every_waiter_never_shifts(hostile: HostileServer) -> None:
     """Callers pipelined behind a bad reply get an error or their own value, never another's."""
-    client = await emcache.create_client(
-        [hostile_address(hostile)], timeout=TIMEOUT, max_connections=1
-    )
+    client = await emcache.create_client([address(hostile)], timeout=TIMEOUT, max_connections=1)
     try:
         keys = [b"k%d" % i for i in range(40)]
         for key in keys:
@@ -180,7 +173,7 @@ async def test_hostile_reply_fails_every_waiter_never_shifts(hostile: HostileSer
 @pytest.mark.asyncio
 async def test_hostile_huge_announced_value_not_preallocated(hostile: HostileServer) -> None:
     """A 1 GiB length announced and never sent costs the caller its timeout, not 1 GiB of memory."""
-    client = await emcache.create_client([hostile_address(hostile)], timeout=TIMEOUT)
+    client = await emcache.create_client([address(hostile)], timeout=TIMEOUT)
     try:
         await client.set(GOOD, b"good-value")
         hostile.attack(EVIL, [Act(b"VALUE evil 0 1073741824\r\n" + b"x" * 65536)])
@@ -202,7 +195,7 @@ async def test_hostile_black_hole_connection_abandoned(hostile: HostileServer) -
     again, as a connection silently dropped by a firewall would behave. Callers after
     it may time out for a short while, but the client must move to a fresh connection.
     """
-    client = await emcache.create_client([hostile_address(hostile)], timeout=0.2)
+    client = await emcache.create_client([address(hostile)], timeout=0.2)
     try:
         await client.set(GOOD, b"good-value")
         hostile.attack(EVIL, [Act(delay=3600)])
@@ -236,12 +229,10 @@ async def test_hostile_black_hole_connection_abandoned(hostile: HostileServer) -
 
 @pytest.mark.asyncio
 async def test_hostile_node_does_not_disturb_healthy_node(
-    hostile: HostileServer, memcached: MemcachedProcess
+    hostile: HostileServer, memcached: MemcachedNode
 ) -> None:
     """While one node floods garbage, keys of the healthy node are served without an error."""
-    client = await emcache.create_client(
-        [hostile_address(hostile), address(memcached)], timeout=TIMEOUT
-    )
+    client = await emcache.create_client([address(hostile), address(memcached)], timeout=TIMEOUT)
     try:
         keys = [b"key:%d" % i for i in range(200)]
         for key in keys:
@@ -297,7 +288,7 @@ async def test_hostile_endless_stats_reply_bounded_memory(hostile: HostileServer
     ``stats slabs``); two million distinct ones are an attack, and the reply keeps
     being read after the caller timed out.
     """
-    addr = hostile_address(hostile)
+    addr = address(hostile)
     client = await emcache.create_client([addr], timeout=TIMEOUT)
     try:
         await client.set(GOOD, b"good-value")
@@ -333,9 +324,7 @@ async def test_hostile_batched_reply_never_misattributed(
     hostile: HostileServer, order: str
 ) -> None:
     """Autobatched callers never get a value that the server listed out of order or twice."""
-    client = await emcache.create_client(
-        [hostile_address(hostile)], timeout=TIMEOUT, autobatching=True
-    )
+    client = await emcache.create_client([address(hostile)], timeout=TIMEOUT, autobatching=True)
     try:
         keys = [b"b%02d" % i for i in range(10)]
         for key in keys:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import emcache
-from emcache_tools import MemcachedProcess
+from emcache_testing import MemcachedNode
 from tests_integration.helpers import ClientFactory
 
 LOAD_SECONDS = float(os.environ.get("EMCACHE_LOAD_SECONDS", "10"))
@@ -130,7 +130,7 @@ def report(request: pytest.FixtureRequest, text: str) -> None:
 
 @pytest.mark.asyncio
 async def test_load_default_pool_no_errors_bounded_memory(
-    memcached: MemcachedProcess, make_client: ClientFactory, request: pytest.FixtureRequest
+    memcached: MemcachedNode, make_client: ClientFactory, request: pytest.FixtureRequest
 ) -> None:
     """256 tasks on the default pool: zero errors, exact values, flat memory, p99 reported."""
     client = await make_client([memcached])
@@ -150,7 +150,7 @@ async def test_load_default_pool_no_errors_bounded_memory(
 @pytest.mark.timeout(SOAK_SECONDS + 120)
 @pytest.mark.asyncio
 async def test_load_soak_memory_flat(
-    memcached: MemcachedProcess, make_client: ClientFactory, request: pytest.FixtureRequest
+    memcached: MemcachedNode, make_client: ClientFactory, request: pytest.FixtureRequest
 ) -> None:
     """The same load for minutes keeps resident memory flat and every call successful."""
     client = await make_client([memcached])
@@ -171,7 +171,7 @@ async def test_load_soak_memory_flat(
 @pytest.mark.asyncio
 @pytest.mark.parametrize("min_connections", [0, 1])
 async def test_load_bursts_with_aggressive_purge(
-    memcached_cluster: list[MemcachedProcess], make_client: ClientFactory, min_connections: int
+    memcached_cluster: list[MemcachedNode], make_client: ClientFactory, min_connections: int
 ) -> None:
     """Bursts separated by idle gaps longer than the purge delay: no error, no wrong value.
 

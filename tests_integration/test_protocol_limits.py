@@ -3,7 +3,7 @@
 memcached closes a connection that holds more than 2048 bytes of a command line
 without its newline, unless the line starts with ``get `` or ``gets ``; stats
 replies come in more forms than ``STAT`` lines and may be large. The scripted
-fake server (``emcache_tools.hostile_server``) sends the malformed replies a
+fake server (emcache-testing's ``HostileServer``) sends the malformed replies a
 real memcached never writes.
 """
 
@@ -19,8 +19,7 @@ import pytest
 import pytest_asyncio
 
 import emcache
-from emcache_tools import MemcachedLauncher, MemcachedProcess
-from emcache_tools.hostile_server import Act, HostileServer
+from emcache_testing import Act, HostileServer, MemcachedLauncher, MemcachedNode
 from tests_integration.helpers import ClientFactory, address
 
 pytestmark = pytest.mark.asyncio
@@ -33,13 +32,9 @@ async def _hostile() -> AsyncIterator[HostileServer]:
 
 
 @pytest.fixture(name="flat_lru_node")
-def _flat_lru_node(launcher: MemcachedLauncher) -> MemcachedProcess:
+def _flat_lru_node(launcher: MemcachedLauncher) -> MemcachedNode:
     """A node without the LRU maintainer: every item stays in the one LRU cachedump reads."""
     return launcher.start(extra_args=["-o", "no_lru_maintainer"])[0]
-
-
-def hostile_address(server: HostileServer) -> emcache.MemcachedHostAddress:
-    return emcache.MemcachedHostAddress(server.host, server.port)
 
 
 def connections_closed(client: emcache.Client) -> int:
@@ -47,7 +42,7 @@ def connections_closed(client: emcache.Client) -> int:
     return sum(m.connections_closed for m in metrics.values())
 
 
-async def store_raw(node: MemcachedProcess, keys: list[bytes], value: bytes) -> None:
+async def store_raw(node: MemcachedNode, keys: list[bytes], value: bytes) -> None:
     """Store every key with one write of noreply sets, then wait for the server to catch up."""
     assert node.port is not None
     reader, writer = await asyncio.open_connection(node.host, node.port)
@@ -62,7 +57,7 @@ async def store_raw(node: MemcachedProcess, keys: list[bytes], value: bytes) -> 
 class TestLongGatLines:
     @pytest.mark.parametrize("method", ["gat_many", "gats_many"])
     async def test_5000_keys_are_split_and_a_bystander_survives(
-        self, memcached: MemcachedProcess, make_client: ClientFactory, method: str
+        self, memcached: MemcachedNode, make_client: ClientFactory, method: str
     ) -> None:
         """gat_many of 5,000 keys reads them all, touches them all, and breaks nothing.
 
@@ -99,7 +94,7 @@ class TestLongGatLines:
 
 class TestStatsReplies:
     async def test_cachedump_gives_item_lines(
-        self, flat_lru_node: MemcachedProcess, make_client: ClientFactory
+        self, flat_lru_node: MemcachedNode, make_client: ClientFactory
     ) -> None:
         """stats cachedump answers ITEM lines: key -> "[<size> b; <exptime> s]"."""
         client = await make_client([flat_lru_node])
@@ -117,7 +112,7 @@ class TestStatsReplies:
         assert await client.get(b"dump:0") is not None
 
     async def test_detail_dump_gives_prefix_lines(
-        self, memcached: MemcachedProcess, client: emcache.Client
+        self, memcached: MemcachedNode, client: emcache.Client
     ) -> None:
         """stats detail dump answers PREFIX lines: prefix -> "get <n> hit <n> set <n> del <n>"."""
         node = address(memcached)
@@ -131,7 +126,7 @@ class TestStatsReplies:
         assert await client.stats(node, "detail", "off") == {}
 
     async def test_oversized_reply_fails_only_its_caller(
-        self, flat_lru_node: MemcachedProcess, make_client: ClientFactory
+        self, flat_lru_node: MemcachedNode, make_client: ClientFactory
     ) -> None:
         """A stats reply of 80,000 ITEM lines fails its caller; the connection and a
         concurrent get on it are unaffected."""
@@ -162,7 +157,7 @@ class TestBadKeyArguments:
     @pytest.mark.parametrize("keys", BAD_KEYS, ids=repr)
     @pytest.mark.parametrize("method", ["get_many", "gets_many", "gat_many", "gats_many"])
     async def test_a_single_key_or_text_raises_type_error_before_sending(
-        self, memcached: MemcachedProcess, client: emcache.Client, method: str, keys: Any
+        self, memcached: MemcachedNode, client: emcache.Client, method: str, keys: Any
     ) -> None:
         """get_many(b"k"), get_many(b"") or get_many("") raise TypeError; nothing is sent."""
         node = address(memcached)
@@ -190,7 +185,7 @@ class TestUntrustedReplies:
     ) -> None:
         """A gets/gats reply without a cas token fails its caller and the connection."""
         client = await emcache.create_client(
-            [hostile_address(hostile)], timeout=2.0, autobatching=call == "batched gets"
+            [address(hostile)], timeout=2.0, autobatching=call == "batched gets"
         )
         try:
             await client.set(b"k", b"v")
@@ -222,7 +217,7 @@ class TestUntrustedReplies:
         self, hostile: HostileServer, call: str, reply: bytes
     ) -> None:
         """A reply line ending in \\n without \\r fails at once, not at the timeout."""
-        client = await emcache.create_client([hostile_address(hostile)], timeout=2.0)
+        client = await emcache.create_client([address(hostile)], timeout=2.0)
         try:
             await client.set(b"k", b"v")
             await client.set(b"good", b"fine")

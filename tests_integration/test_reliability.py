@@ -17,9 +17,7 @@ import tracemalloc
 import pytest
 
 import emcache
-from emcache_tools import MemcachedProcess
-from emcache_tools.delay_proxy import DelayProxy
-from emcache_tools.hostile_server import Act, HostileServer, Request
+from emcache_testing import Act, DelayProxy, HostileServer, MemcachedNode, Request
 from tests_integration.helpers import ClientFactory, address
 
 
@@ -41,7 +39,7 @@ class TestUnauthenticatedBurst:
     @pytest.mark.parametrize("autobatching", [False, True])
     async def test_every_caller_gets_authentication_error_at_once(
         self,
-        memcached_auth: MemcachedProcess,
+        memcached_auth: MemcachedNode,
         make_client: ClientFactory,
         callers: int,
         timeout: float | None,  # noqa: ASYNC109 - the client option under test
@@ -72,7 +70,7 @@ class TestWriteOrder:
 
     @pytest.mark.asyncio
     async def test_storm_of_given_up_writes_leaves_no_stale_value(
-        self, memcached: MemcachedProcess, make_client: ClientFactory
+        self, memcached: MemcachedNode, make_client: ClientFactory
     ) -> None:
         """Random delays, timeouts and cancellations: no read older than the last ack."""
         rng = random.Random(1414)
@@ -135,7 +133,7 @@ class TestClose:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("iterations", [0, 1, 2, 3, 5, 8])
     async def test_cancelled_close_leaves_nothing_behind(
-        self, memcached: MemcachedProcess, iterations: int
+        self, memcached: MemcachedNode, iterations: int
     ) -> None:
         """Cancelled after n loop iterations, a later close() leaves no socket nor task."""
         client = await emcache.create_client([address(memcached)], timeout=None)
@@ -168,7 +166,7 @@ class TestNoreplyBackpressure:
 
     @pytest.mark.asyncio
     async def test_noreply_flood_keeps_loop_running_and_memory_bounded(
-        self, memcached: MemcachedProcess, make_client: ClientFactory
+        self, memcached: MemcachedNode, make_client: ClientFactory
     ) -> None:
         """100k noreply sets: a 10 ms ticker is never late by 100 ms, under 16 MB queued."""
         client = await make_client([memcached], max_connections=1)

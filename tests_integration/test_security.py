@@ -21,7 +21,7 @@ import pytest
 import trustme
 
 import emcache
-from emcache_tools import AuthConfig, MemcachedLauncher, MemcachedProcess, TLSMaterial
+from emcache_testing import AsciiAuth, MemcachedLauncher, MemcachedNode, TLSMaterial
 from tests_integration.helpers import ClientFactory, address
 
 SENTINEL = b"sentinel"
@@ -62,7 +62,7 @@ def write_material(
     return kind(ca_file, cert_file, key_file, hostname)
 
 
-async def assert_refused(node: MemcachedProcess, reason: str, **options: object) -> None:
+async def assert_refused(node: MemcachedNode, reason: str, **options: object) -> None:
     """A client with ``options`` cannot talk to ``node``: a clear error naming ``reason``."""
     client = await emcache.create_client([address(node)], timeout=2.0, **options)  # type: ignore[arg-type]
     try:
@@ -74,7 +74,7 @@ async def assert_refused(node: MemcachedProcess, reason: str, **options: object)
         await client.close()
 
 
-async def assert_works(node: MemcachedProcess, **options: object) -> None:
+async def assert_works(node: MemcachedNode, **options: object) -> None:
     client = await emcache.create_client([address(node)], timeout=2.0, **options)  # type: ignore[arg-type]
     try:
         await client.set(b"k", b"v")
@@ -86,7 +86,7 @@ async def assert_works(node: MemcachedProcess, **options: object) -> None:
 
 
 @pytest.mark.asyncio
-async def test_security_tls_verification_on_by_default(memcached_tls: MemcachedProcess) -> None:
+async def test_security_tls_verification_on_by_default(memcached_tls: MemcachedNode) -> None:
     """ssl=True without the node's CA refuses the certificate; with the CA it works."""
     assert memcached_tls.tls is not None
     await assert_refused(memcached_tls, "certificate", ssl=True)
@@ -94,9 +94,7 @@ async def test_security_tls_verification_on_by_default(memcached_tls: MemcachedP
 
 
 @pytest.mark.asyncio
-async def test_security_tls_wrong_ca_refused(
-    memcached_tls: MemcachedProcess, tmp_path: Path
-) -> None:
+async def test_security_tls_wrong_ca_refused(memcached_tls: MemcachedNode, tmp_path: Path) -> None:
     """A certificate signed by a CA other than the trusted one is refused."""
     other = trustme.CA()
     other_ca = tmp_path / "other-ca.pem"
@@ -139,7 +137,7 @@ async def test_security_tls_expired_certificate_refused(
 
 @pytest.mark.asyncio
 async def test_security_plaintext_client_on_tls_node_fails_fast(
-    memcached_tls: MemcachedProcess,
+    memcached_tls: MemcachedNode,
 ) -> None:
     """A client without TLS against a TLS node fails within its timeout, never hangs."""
     client = await emcache.create_client([address(memcached_tls)], timeout=1.0)
@@ -164,7 +162,7 @@ def texts_of(exc: BaseException) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_security_credentials_absent_from_repr_logs_errors(
-    memcached_auth: MemcachedProcess, caplog: pytest.LogCaptureFixture
+    memcached_auth: MemcachedNode, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Neither the password nor the username/password pair shows in repr, logs or errors."""
     assert memcached_auth.auth is not None
@@ -214,7 +212,7 @@ async def test_security_credentials_absent_from_repr_logs_errors(
 
 
 @pytest.mark.asyncio
-async def test_security_bad_options_do_not_echo_password(memcached: MemcachedProcess) -> None:
+async def test_security_bad_options_do_not_echo_password(memcached: MemcachedNode) -> None:
     """An option error raised next to a password never quotes it."""
     secret = "do-not-print-me-42"
     for options in (
@@ -239,7 +237,7 @@ INJECTIONS = [
 ]
 
 
-def node_stat(node: MemcachedProcess, name: str) -> int:
+def node_stat(node: MemcachedNode, name: str) -> int:
     reply = node.command_reply(b"stats\r\n", until=b"END\r\n")
     for line in reply.decode().splitlines():
         parts = line.split()
@@ -250,7 +248,7 @@ def node_stat(node: MemcachedProcess, name: str) -> int:
 
 @pytest.mark.asyncio
 async def test_security_key_injection_impossible(
-    memcached: MemcachedProcess, make_client: ClientFactory
+    memcached: MemcachedNode, make_client: ClientFactory
 ) -> None:
     """Keys carrying CR/LF/space/NUL cannot smuggle a command; values are opaque data."""
     client = await make_client([memcached])
@@ -293,7 +291,7 @@ async def test_security_node_restart_reconnects_securely(
         assert node.tls is not None
         options: dict[str, object] = {"ssl": True, "ssl_extra_ca": str(node.tls.ca_file)}
     else:
-        node = launcher.start(auth=AuthConfig("restart-user", "restart-Pa55"))[0]
+        node = launcher.start(auth=AsciiAuth("restart-user", "restart-Pa55"))[0]
         options = {"username": "restart-user", "password": "restart-Pa55"}
     client = await emcache.create_client([address(node)], timeout=1.0, **options)  # type: ignore[arg-type]
     try:

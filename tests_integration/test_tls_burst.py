@@ -19,7 +19,7 @@ import asyncio
 import pytest
 
 import emcache
-from emcache_tools import MemcachedProcess
+from emcache_testing import MemcachedNode
 from tests_integration.helpers import ClientFactory
 
 ROUNDS = 30
@@ -35,7 +35,7 @@ TIMEOUT = 1.0
 )
 @pytest.mark.parametrize("max_connections", [1, 2], ids=["1conn", "2conns"])
 async def test_tls_burst_of_concurrent_sets_completes(
-    memcached_tls: MemcachedProcess,
+    memcached_tls: MemcachedNode,
     make_client: ClientFactory,
     burst: int,
     value_size: int,
@@ -78,7 +78,7 @@ async def test_tls_burst_of_concurrent_sets_completes(
 
 @pytest.mark.asyncio
 async def test_tls_burst_client_is_usable_after_burst(
-    memcached_tls: MemcachedProcess, make_client: ClientFactory
+    memcached_tls: MemcachedNode, make_client: ClientFactory
 ) -> None:
     """A get right after a burst sees every value of the burst."""
     assert memcached_tls.tls is not None

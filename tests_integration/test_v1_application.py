@@ -46,7 +46,8 @@ from emcache.default_values import (
     DEFAULT_TIMEOUT,
 )
 from emcache.version import __version__
-from emcache_tools import AuthConfig, MemcachedLauncher, MemcachedProcess, free_port
+from emcache_testing import AsciiAuth, MemcachedLauncher, MemcachedNode, free_port
+from node_endpoints import endpoint_of
 
 # -- the application ---------------------------------------------------------------------------
 
@@ -160,23 +161,16 @@ DATABASE = {user_id: b"profile of user %d" % user_id for user_id in range(20)}
 
 # -- tests -------------------------------------------------------------------------------------
 
-AUTH = AuthConfig(username="app", password="app-secret")
+AUTH = AsciiAuth(username="app", password="app-secret")
 
 
-def address(node: MemcachedProcess) -> Any:
-    if node.socket_path is not None:
-        return emcache.MemcachedUnixSocketPath(node.socket_path)
-    assert node.port is not None
-    return emcache.MemcachedHostAddress(node.host, node.port)
-
-
-def tls_ca(node: MemcachedProcess) -> str:
+def tls_ca(node: MemcachedNode) -> str:
     assert node.tls is not None
     return str(node.tls.ca_file)
 
 
 # flavour -> (how to start its node, the create_client options for it)
-FLAVOURS: dict[str, tuple[dict[str, Any], Callable[[MemcachedProcess], dict[str, Any]]]] = {
+FLAVOURS: dict[str, tuple[dict[str, Any], Callable[[MemcachedNode], dict[str, Any]]]] = {
     "tcp": ({}, lambda node: {}),
     "tcp-autobatching": ({}, lambda node: {"autobatching": True}),
     "unix": ({"unix": True}, lambda node: {}),
@@ -195,7 +189,7 @@ async def test_v1_application_runs_unchanged(launcher: MemcachedLauncher, flavou
     """Reads through the cache, cas, counters, deletes, metrics and node commands all work."""
     start_options, client_options = FLAVOURS[flavour]
     node = launcher.start(**start_options)[0]
-    client = await connect([address(node)], **client_options(node))
+    client = await connect([endpoint_of(node)], **client_options(node))
     store = ProfileStore(client, dict(DATABASE))
     try:
         assert await store.get(1) == DATABASE[1]
@@ -211,9 +205,9 @@ async def test_v1_application_runs_unchanged(launcher: MemcachedLauncher, flavou
         assert await store.get(1) == b"renamed"
         assert store.cache_unavailable == 0
         assert all(isinstance(m, ConnectionPoolMetrics) for m in store.pool_metrics())
-        assert client.cluster_managment().nodes() == [address(node)]
-        assert (await client.version(address(node))).startswith("1.6")
-        assert "curr_items" in await client.stats(address(node))
+        assert client.cluster_managment().nodes() == [endpoint_of(node)]
+        assert (await client.version(endpoint_of(node))).startswith("1.6")
+        assert "curr_items" in await client.stats(endpoint_of(node))
     finally:
         await client.close()
     assert client.closed
@@ -248,13 +242,13 @@ async def test_v1_application_falls_back_when_the_node_dies(launcher: MemcachedL
     """A node killed under the application: its events report it and reads go to the database."""
     node = launcher.start()[0]
     health = HealthLog()
-    client = await connect([address(node)], timeout=2.0, cluster_events=health)
+    client = await connect([endpoint_of(node)], timeout=2.0, cluster_events=health)
     store = ProfileStore(client, dict(DATABASE))
     try:
         await store.get(10)
         node.kill()
         assert await unavailable_cache(store) < 1.0
-        assert ("unhealthy", address(node)) in health.events
+        assert ("unhealthy", endpoint_of(node)) in health.events
     finally:
         await client.close()
 
@@ -263,7 +257,7 @@ async def test_v1_application_falls_back_when_the_node_dies(launcher: MemcachedL
 async def test_v1_application_falls_back_when_the_node_hangs(launcher: MemcachedLauncher) -> None:
     """A node that stops answering costs each read the client's timeout, then the database."""
     node = launcher.start()[0]
-    client = await connect([address(node)], timeout=0.2)
+    client = await connect([endpoint_of(node)], timeout=0.2)
     store = ProfileStore(client, dict(DATABASE))
     try:
         await store.get(10)
@@ -280,7 +274,7 @@ async def test_v1_application_falls_back_with_plaintext_on_a_tls_node(
 ) -> None:
     """A client configured without TLS against a TLS node: database reads, without waiting."""
     node = launcher.start(tls=True)[0]
-    client = await connect([address(node)], timeout=2.0)
+    client = await connect([endpoint_of(node)], timeout=2.0)
     try:
         assert await unavailable_cache(ProfileStore(client, dict(DATABASE))) < 1.0
     finally:
@@ -299,7 +293,7 @@ async def test_v1_application_falls_back_when_tls_verification_fails(
         wrong = tmp_path / "wrong-ca.pem"
         trustme.CA().cert_pem.write_to_path(str(wrong))
         options["ssl_extra_ca"] = str(wrong)
-    client = await connect([address(node)], **options)
+    client = await connect([endpoint_of(node)], **options)
     try:
         assert await unavailable_cache(ProfileStore(client, dict(DATABASE))) < 1.0
     finally:
@@ -310,7 +304,7 @@ async def test_v1_application_falls_back_when_tls_verification_fails(
 async def test_v1_application_sees_refused_credentials(launcher: MemcachedLauncher) -> None:
     """Wrong credentials raise AuthenticationError, a CommandError, not a timeout."""
     node = launcher.start(auth=AUTH)[0]
-    client = await connect([address(node)], username=AUTH.username, password="wrong")
+    client = await connect([endpoint_of(node)], username=AUTH.username, password="wrong")
     try:
         with pytest.raises(AuthenticationError) as info:
             await client.get(b"key")
@@ -326,7 +320,7 @@ async def test_v1_application_starts_while_autodiscovery_finds_nothing(
 ) -> None:
     """create_client with autodiscovery returns even when no node list comes back."""
     plain = launcher.start()[0]  # a plain memcached answers ERROR to `config get cluster`
-    client = await connect([address(plain)], autodiscovery=True, autodiscovery_timeout=0.5)
+    client = await connect([endpoint_of(plain)], autodiscovery=True, autodiscovery_timeout=0.5)
     try:
         with pytest.raises(ClusterNoAvailableNodes):
             await client.get(b"key")
