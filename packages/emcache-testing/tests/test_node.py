@@ -15,6 +15,7 @@ from emcache_testing import (
     MemcachedNode,
     NodeError,
     TLSMaterial,
+    free_port,
     make_tls_material,
 )
 
@@ -63,7 +64,25 @@ def test_unix_socket_node_has_no_tcp_address(memcached_unix_node: MemcachedNode)
         memcached_unix_node.address  # noqa: B018
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "localhost", "::"])
+def test_a_fixed_port_on_another_loopback_address(memcached_launcher: MemcachedLauncher) -> None:
+    """A node can take a given port on any 127.x.y.z, e.g. 11211 where that is free."""
+    free = free_port("127.0.0.3")
+    node = memcached_launcher.start(host="127.0.0.3", port=free)[0]
+    assert node.address == ("127.0.0.3", free)
+    assert node.command_reply(b"version\r\n").startswith(b"VERSION")
+
+
+def test_a_taken_fixed_port_is_an_error(
+    memcached_launcher: MemcachedLauncher, memcached_node: MemcachedNode
+) -> None:
+    """Asking for a port another node holds fails with memcached's words, not a hang."""
+    with pytest.raises(NodeError, match="in use"):
+        memcached_launcher.start(port=memcached_node.port)
+    with pytest.raises(ValueError, match="one node"):
+        memcached_launcher.start(2, port=memcached_node.port)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "localhost", "::", "10.0.0.1"])
 def test_only_loopback_addresses_are_accepted(
     memcached_launcher: MemcachedLauncher, host: str
 ) -> None:

@@ -73,6 +73,7 @@ class MemcachedLauncher:
         count: int = 1,
         *,
         host: str = "127.0.0.1",
+        port: int | None = None,
         unix: bool = False,
         tls: bool | TLSMaterial = False,
         auth: AsciiAuth | None = None,
@@ -85,7 +86,9 @@ class MemcachedLauncher:
 
         Args:
             count: How many nodes.
-            host: ``"127.0.0.1"`` or ``"::1"``; nothing else is accepted.
+            host: A loopback address (127.0.0.0/8 or ``"::1"``); nothing else is accepted.
+            port: A fixed port for a single node, such as 11211 on ``127.0.0.2``; by
+                default memcached picks a free one, which never clashes.
             unix: Listen on a unix socket instead of TCP.
             tls: Serve TLS with :meth:`tls_material` (True) or with the given material.
             auth: Require ascii auth with these credentials (``memcached -Y``).
@@ -95,9 +98,13 @@ class MemcachedLauncher:
             extra_args: More memcached flags, e.g. ``["-o", "modern", "-I", "2m"]``.
 
         Raises:
-            ValueError: A host that is not loopback, or a flag the node sets itself.
-            NodeError: A node did not start.
+            ValueError: A host that is not loopback, a flag the node sets itself, or a
+                fixed port for more than one node.
+            NodeError: A node did not start (for a fixed port: also when it is taken).
         """
+        if port is not None and count != 1:
+            msg = f"a fixed port is for one node, not {count}"
+            raise ValueError(msg)
         material = self.tls_material() if tls is True else (tls or None)
         nodes = []
         for _ in range(count):
@@ -106,6 +113,7 @@ class MemcachedLauncher:
                 binary=self.binary,
                 workdir=workdir,
                 host=host,
+                port=port,
                 socket_path=str(workdir / "mc.sock") if unix else None,
                 tls=material,
                 auth=auth,

@@ -18,6 +18,7 @@ running again.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import pwd
 import signal
@@ -34,7 +35,6 @@ from emcache_testing.errors import NodeError
 
 __all__ = ["AsciiAuth", "MemcachedNode"]
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 _READY_TIMEOUT = 10.0
 _RESTART_TIMEOUT = 5.0
 # Flags the node sets itself: where it listens, and staying in the foreground.
@@ -57,7 +57,7 @@ class MemcachedNode:
     """A memcached process on loopback, made by :class:`MemcachedLauncher`.
 
     Attributes:
-        host: ``"127.0.0.1"`` or ``"::1"``.
+        host: A loopback address: ``"127.0.0.1"`` (the default), another 127.x.y.z, or ``"::1"``.
         port: The TCP port, or None for a unix-socket node.
         socket_path: The unix socket, or None for a TCP node.
         tls: The certificates of a TLS node, or None.
@@ -83,9 +83,8 @@ class MemcachedNode:
     _paused: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.host not in LOOPBACK_HOSTS:
-            allowed = " or ".join(LOOPBACK_HOSTS)
-            msg = f"test nodes listen on loopback only ({allowed}), not {self.host!r}"
+        if not _is_loopback(self.host):
+            msg = f"test nodes listen on loopback only (127.0.0.0/8 or ::1), not {self.host!r}"
             raise ValueError(msg)
         for arg in self.extra_args:
             if arg.split("=", 1)[0] in _OWN_FLAGS:
@@ -178,7 +177,7 @@ class MemcachedNode:
         child = self._child
         assert child is not None, "launch() first"
         deadline = time.monotonic() + timeout
-        while not (self._knows_address() and self._answers()):
+        while not (self._has_bound() and self._answers()):
             if not child.is_alive():
                 child.kill()
                 msg = f"memcached exited with {child.popen.returncode}: {self._output()}"
@@ -330,8 +329,13 @@ class MemcachedNode:
         path.chmod(0o600)
         return path
 
-    def _knows_address(self) -> bool:
-        if self.socket_path is not None or self.port is not None:
+    def _has_bound(self) -> bool:
+        """Whether this process (not another one on the same port) holds its listening socket.
+
+        memcached writes the port file only once it has bound, so the probe that
+        follows cannot be answered by some other server on a port asked for by number.
+        """
+        if self.socket_path is not None:
             return True
         with contextlib.suppress(OSError):
             for line in self._port_file().read_text().splitlines():
@@ -358,6 +362,13 @@ class MemcachedNode:
             sock.close()
             raise
         return sock
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, such as "localhost", which could resolve anywhere
+        return False
 
 
 def _unverified_context() -> ssl.SSLContext:
