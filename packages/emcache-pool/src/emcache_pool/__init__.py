@@ -6,8 +6,8 @@ already-encoded requests to a node and hands each caller its own reply.
 
 from emcache_pool.__about__ import __version__
 from emcache_pool._config import OnConnect, PoolConfig
-from emcache_pool._connect import connect
-from emcache_pool._connection import Connection, open_connection
+from emcache_pool._connect import connect, open_connection
+from emcache_pool._connection import Connection
 from emcache_pool._endpoints import (
     Endpoint,
     MemcachedHostAddress,

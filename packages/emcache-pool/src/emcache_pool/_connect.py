@@ -10,14 +10,15 @@ an authentication failure stays one.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 
 from emcache_pool._config import PoolConfig
-from emcache_pool._connection import Connection, open_connection
+from emcache_pool._connection import Connection
 from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, endpoint_text
 from emcache_pool.errors import ConnectError
 
-__all__ = ["connect"]
+__all__ = ["connect", "open_connection"]
 
 
 async def connect(
@@ -70,4 +71,46 @@ async def connect(
         if conn is not None:
             conn.abort()
         raise
+    return conn
+
+
+async def open_connection(
+    endpoint: Endpoint,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> Connection:
+    """Open a connection to ``endpoint`` (no timeout: wrap the call in one).
+
+    Args:
+        endpoint: The node.
+        ssl_context: Wrap the stream in TLS with this context.
+        server_hostname: The name the certificate must match; defaults to the TCP address.
+
+    Returns:
+        The open connection.
+
+    Raises:
+        OSError: The connection could not be opened (``ssl.SSLError`` included).
+    """
+    loop = asyncio.get_running_loop()
+    label = endpoint_text(endpoint)
+
+    def factory() -> Connection:
+        return Connection(loop, label)
+
+    if isinstance(endpoint, MemcachedHostAddress):
+        hostname = server_hostname if ssl_context is not None else None
+        _, conn = await loop.create_connection(
+            factory,
+            endpoint.address,
+            endpoint.port,
+            ssl=ssl_context,
+            server_hostname=hostname,
+        )
+    else:
+        hostname = (server_hostname or "localhost") if ssl_context is not None else None
+        _, conn = await loop.create_unix_connection(
+            factory, endpoint.path, ssl=ssl_context, server_hostname=hostname
+        )
     return conn

@@ -49,12 +49,10 @@ import asyncio
 import contextlib
 import logging
 import socket
-import ssl
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar, cast
 
-from emcache_pool._endpoints import Endpoint, MemcachedHostAddress, endpoint_text
 from emcache_pool.errors import ConnectionLostError, PairingLostError, ServerProtocolError
 from emcache_protocol import (
     NEED_DATA,
@@ -65,7 +63,7 @@ from emcache_protocol import (
     version_command,
 )
 
-__all__ = ["Connection", "open_connection"]
+__all__ = ["Connection", "ErrorFactory"]
 
 logger = logging.getLogger("emcache_pool")
 
@@ -443,45 +441,3 @@ class Connection(asyncio.Protocol):
         on_close, self._on_close = self._on_close, None
         if on_close is not None:
             on_close(self)
-
-
-async def open_connection(
-    endpoint: Endpoint,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-    server_hostname: str | None = None,
-) -> Connection:
-    """Open a connection to ``endpoint`` (no timeout: wrap the call in one).
-
-    Args:
-        endpoint: The node.
-        ssl_context: Wrap the stream in TLS with this context.
-        server_hostname: The name the certificate must match; defaults to the TCP address.
-
-    Returns:
-        The open connection.
-
-    Raises:
-        OSError: The connection could not be opened (``ssl.SSLError`` included).
-    """
-    loop = asyncio.get_running_loop()
-    label = endpoint_text(endpoint)
-
-    def factory() -> Connection:
-        return Connection(loop, label)
-
-    if isinstance(endpoint, MemcachedHostAddress):
-        hostname = server_hostname if ssl_context is not None else None
-        _, conn = await loop.create_connection(
-            factory,
-            endpoint.address,
-            endpoint.port,
-            ssl=ssl_context,
-            server_hostname=hostname,
-        )
-    else:
-        hostname = (server_hostname or "localhost") if ssl_context is not None else None
-        _, conn = await loop.create_unix_connection(
-            factory, endpoint.path, ssl=ssl_context, server_hostname=hostname
-        )
-    return conn

@@ -19,13 +19,10 @@ The pool is this dispatcher plus three parts it owns:
 * the :class:`~emcache_pool._timeouts.DeadlineQueue` expires requests; a timed-out or
   cancelled request stays in flight on its connection, whose reply is read and dropped.
 
-Order of writes to one key. A request whose caller gave up (timeout, cancellation, or
-``noreply``) may still be applied by the node. If the caller's next write to the same key
-went out on another connection, it could be applied first and then be overwritten by the
-older one. So a request made with a ``key`` whose caller gave up *pins* that key to its
-connection until the reply arrives: later requests with the same key go to that connection,
-behind it, even while the connection is set aside. memcached applies the requests of one
-connection in order, so an acknowledged write is never overtaken by an earlier one.
+Order of writes to one key. A request given a ``key`` whose caller gave up (a timeout, a
+cancellation, ``noreply``) pins that key to its connection until its reply arrives, so the
+caller's next write to the key cannot overtake it on another connection (see
+:mod:`emcache_pool._order`).
 """
 
 from __future__ import annotations
@@ -47,6 +44,7 @@ from emcache_pool._metrics import (
     RequestCounters,
     percentiles,
 )
+from emcache_pool._order import KeyPins
 from emcache_pool._timeouts import DeadlineQueue
 from emcache_pool.errors import PoolClosedError
 from emcache_protocol import ErrorReply, Request
@@ -56,9 +54,6 @@ __all__ = ["ConnectionPool"]
 _GROW_DEPTH = 4
 _DRAIN_POLL = 0.005
 _SAMPLE_MASK = LATENCY_SAMPLE_EVERY - 1
-# The pins are swept of those whose reply arrived when they grow past this many (or twice
-# as many as the last sweep left): pins cost O(1) each, amortized.
-_PIN_SWEEP_AT = 1024
 
 T = TypeVar("T")
 
@@ -110,9 +105,7 @@ class ConnectionPool:
         self._waiters: deque[_Waiter] = deque()
         self._deadlines = DeadlineQueue(self._loop, self._request_timed_out)
         self._counters = RequestCounters()
-        # key -> (connection, position) of a request to that key whose caller gave up
-        self._pins: dict[bytes, tuple[Connection, int]] = {}
-        self._pin_sweep_at = _PIN_SWEEP_AT
+        self._pins = KeyPins()
         self._grow = False
         self._closing = False
         self._closed = False
@@ -159,14 +152,9 @@ class ConnectionPool:
             ServerProtocolError: The node sent bytes that do not fit; the connection closed.
             PoolClosedError: The pool is closed or draining.
         """
-        if self._closing:
-            raise PoolClosedError(f"connection pool of {self._label} is closed")
-        conn = None if key is None or not self._pins else self._pinned(key)
+        conn = self._connection_for(key)
         if conn is None:
-            ready = self._ready
-            if not ready:
-                return await self._execute_waiting(request, timeout, False, key)
-            conn = self._pick(ready)
+            return await self._execute_waiting(request, timeout, False, key)
         fut: asyncio.Future[T | ErrorReply] = self._loop.create_future()
         conn.enqueue(request, fut)
         if timeout is not None:
@@ -181,7 +169,7 @@ class ConnectionPool:
         except BaseException:
             self._op_failed(fut)
             if key is not None:
-                self._pin_given_up(key, conn, fut)
+                self._pins.pin_given_up(key, conn, fut)
             raise
         counters.executed += 1
         return reply
@@ -203,18 +191,13 @@ class ConnectionPool:
             ConnectError: No connection is open and none could be opened.
             PoolClosedError: The pool is closed or draining.
         """
-        if self._closing:
-            raise PoolClosedError(f"connection pool of {self._label} is closed")
-        conn = None if key is None or not self._pins else self._pinned(key)
+        conn = self._connection_for(key)
         if conn is None:
-            ready = self._ready
-            if not ready:
-                await self._execute_waiting(request, None, True, key)
-                return
-            conn = self._pick(ready)
+            await self._execute_waiting(request, None, True, key)
+            return
         conn.enqueue(request, None)
         if key is not None:
-            self._pin(key, conn, conn.replied + conn.in_flight - 1)
+            self._pins.pin_last(key, conn)
         self._counters.executed += 1
         if conn.needs_drain:
             await conn.drain()
@@ -241,6 +224,17 @@ class ConnectionPool:
             self._deadlines.add(fut, timeout, conn)
         fut.add_done_callback(self._count_submitted)
         return fut
+
+    def _connection_for(self, key: bytes | None) -> Connection | None:
+        """The connection a request goes to now (``None``: it must wait for one to open)."""
+        if self._closing:
+            raise PoolClosedError(f"connection pool of {self._label} is closed")
+        if key is not None and self._pins.pins:
+            pinned = self._pins.connection_for(key)
+            if pinned is not None:
+                return pinned
+        ready = self._ready
+        return self._pick(ready) if ready else None
 
     def _pick(self, ready: list[Connection]) -> Connection:
         """The least loaded connection; asks for one more when even that one is busy."""
@@ -279,36 +273,6 @@ class ConnectionPool:
         if fut.done() and not fut.cancelled():
             fut.exception()  # retrieved: a cancelled caller must not leave it to the logs
 
-    # -- order of writes to one key -------------------------------------------------------------
-
-    def _pin_given_up(self, key: bytes, conn: Connection, fut: asyncio.Future[Any]) -> None:
-        """Pin ``key`` behind the request of ``fut`` if it is still in flight on ``conn``."""
-        position = conn.position_of(fut)
-        if position is not None:
-            self._pin(key, conn, position)
-
-    def _pin(self, key: bytes, conn: Connection, position: int) -> None:
-        """Send later requests for ``key`` to ``conn`` until its request at ``position`` ends."""
-        if conn.is_closed or conn.replied > position:
-            return  # its reply arrived, or it can never arrive: nothing left to overtake
-        pins = self._pins
-        pins[key] = (conn, position)
-        if len(pins) >= self._pin_sweep_at:
-            for stale in [k for k, (c, p) in pins.items() if c.is_closed or c.replied > p]:
-                del pins[stale]
-            self._pin_sweep_at = max(_PIN_SWEEP_AT, 2 * len(pins))
-
-    def _pinned(self, key: bytes) -> Connection | None:
-        """The connection that still owes the reply of a given-up request for ``key``."""
-        pin = self._pins.get(key)
-        if pin is None:
-            return None
-        conn, position = pin
-        if conn.is_closed or conn.replied > position:
-            del self._pins[key]
-            return None
-        return conn
-
     # -- waiting for a connection -----------------------------------------------------------
 
     async def _execute_waiting(
@@ -336,11 +300,10 @@ class ConnectionPool:
         except BaseException:
             self._op_failed(fut)
             if key is not None and dispatched_to:
-                self._pin_given_up(key, dispatched_to[0], fut)
+                self._pins.pin_given_up(key, dispatched_to[0], fut)
             raise
         if noreply and key is not None and dispatched_to:
-            conn = dispatched_to[0]
-            self._pin(key, conn, conn.replied + conn.in_flight - 1)
+            self._pins.pin_last(key, dispatched_to[0])
         self._counters.executed += 1
         return reply
 
