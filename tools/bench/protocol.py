@@ -2,7 +2,7 @@
 
 Run from the workspace root::
 
-    hatch run python tools/bench_protocol.py
+    hatch run python tools/bench/protocol.py
 
 Four workloads, each timed in CPU time as the best of ``--repeat`` runs in each
 of ``--rounds`` rounds (the two halves alternate between rounds):

@@ -7,7 +7,7 @@ timeout. Requests are encoded beforehand, so the figures are those of the pool a
 parser, not of the encoders. Prints ops/s, p50/p99 latency, the timeouts seen and the CPU
 time of this process per request (steadier than ops/s on a busy machine).
 
-    hatch run python tools/bench_pool.py [--seconds 3] [--callers 32] [--connections 2]
+    hatch run python tools/bench/pool.py [--seconds 3] [--callers 32] [--connections 2]
 """
 
 from __future__ import annotations
