@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from urllib.parse import unquote_to_bytes
 
-from emcache_tools.launcher import MemcachedLauncher, MemcachedProcess
+from emcache_testing import MemcachedLauncher, MemcachedNode, NodeError
 
 __all__ = [
     "KEY_COUNT",
@@ -82,12 +82,12 @@ def make_keys(count: int = KEY_COUNT, *, utf8_only: bool = False, seed: int = 22
 
 def start_nodes(
     launcher: MemcachedLauncher, count: int, *, unix: bool = False
-) -> list[MemcachedProcess]:
+) -> list[MemcachedNode]:
     """``count`` fresh nodes on loopback (or unix sockets)."""
     return launcher.start(count, unix=unix, memory_mb=64)
 
 
-def start_default_port_nodes(launcher: MemcachedLauncher, count: int) -> list[MemcachedProcess]:
+def start_default_port_nodes(launcher: MemcachedLauncher, count: int) -> list[MemcachedNode]:
     """``count`` nodes on port 11211 of 127.0.0.2, 127.0.0.3, ... (all loopback).
 
     libmemcached leaves port 11211 out of what it hashes, which only a node on
@@ -95,23 +95,15 @@ def start_default_port_nodes(launcher: MemcachedLauncher, count: int) -> list[Me
     """
     nodes = []
     for index in range(count):
-        node = MemcachedProcess(
-            binary=launcher.binary,
-            workdir=launcher.workdir,
-            host=f"127.0.0.{index + 2}",
-            port=11211,
-        )
-        launcher.processes.append(node)
         try:
-            node.start()
-        except (RuntimeError, TimeoutError):
+            nodes += launcher.start(host=f"127.0.0.{index + 2}", port=11211)
+        except NodeError:
             return []
-        nodes.append(node)
     return nodes
 
 
 def _request(
-    node: MemcachedProcess, request: bytes, until: tuple[bytes, ...], timeout: float = 60.0
+    node: MemcachedNode, request: bytes, until: tuple[bytes, ...], timeout: float = 60.0
 ) -> bytes:
     """Send ``request`` and read until the reply ends with one of ``until``."""
     with node.connect(timeout) as sock:
@@ -125,7 +117,7 @@ def _request(
         return bytes(reply)
 
 
-def flush(nodes: Sequence[MemcachedProcess]) -> None:
+def flush(nodes: Sequence[MemcachedNode]) -> None:
     """Empty every node, and make sure its metadump is empty."""
     for node in nodes:
         _request(node, b"flush_all\r\n", (b"OK\r\n",))
@@ -135,7 +127,7 @@ def flush(nodes: Sequence[MemcachedProcess]) -> None:
             raise RuntimeError(f"{node.address_text} still lists keys after flush_all")
 
 
-def held_keys(node: MemcachedProcess) -> list[bytes]:
+def held_keys(node: MemcachedNode) -> list[bytes]:
     """The keys ``node`` holds, read with ``lru_crawler metadump all``."""
     for _ in range(100):
         reply = _request(node, b"lru_crawler metadump all\r\n", (_END, _BUSY))
@@ -151,7 +143,7 @@ def held_keys(node: MemcachedProcess) -> list[bytes]:
     return keys
 
 
-def locate(nodes: Sequence[MemcachedProcess]) -> tuple[dict[bytes, int], int]:
+def locate(nodes: Sequence[MemcachedNode]) -> tuple[dict[bytes, int], int]:
     """Map each stored key to the index of the node holding it; count keys on two nodes."""
     where: dict[bytes, int] = {}
     doubles = 0

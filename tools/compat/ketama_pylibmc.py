@@ -35,7 +35,7 @@ from compat._harness import (
     start_nodes,
 )
 from emcache_hashing import Ketama, Server
-from emcache_tools.launcher import MemcachedLauncher, MemcachedProcess
+from emcache_testing import MemcachedLauncher, MemcachedNode
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def scenarios(counts: tuple[int, ...]) -> list[Scenario]:
     return rows
 
 
-def servers_of(nodes: list[MemcachedProcess], weights: tuple[int, ...] | None) -> list[Server]:
+def servers_of(nodes: list[MemcachedNode], weights: tuple[int, ...] | None) -> list[Server]:
     """Our servers for the nodes, spelled as pylibmc is given them."""
     servers = []
     for index, node in enumerate(nodes):
@@ -105,9 +105,7 @@ def pylibmc_spec(server: Server) -> str:
     return f"{server.host}:{server.port}:{server.weight}"
 
 
-def run(
-    pylibmc: Any, scenario: Scenario, nodes: list[MemcachedProcess], keys: list[bytes]
-) -> Outcome:
+def run(pylibmc: Any, scenario: Scenario, nodes: list[MemcachedNode], keys: list[bytes]) -> Outcome:
     """Store the keys through pylibmc, then compare where they are with Ketama's picks."""
     started = time.perf_counter()
     outcome = Outcome(scenario.name, len(nodes), len(keys))
@@ -151,7 +149,7 @@ def main() -> int:
     keys = make_keys(args.keys)
     outcomes = []
     with MemcachedLauncher() as launcher:
-        pool: dict[str, list[MemcachedProcess]] = {"tcp": [], "unix": [], "default-port": []}
+        pool: dict[str, list[MemcachedNode]] = {"tcp": [], "unix": [], "default-port": []}
         for scenario in scenarios(tuple(args.nodes)):
             nodes = pool[scenario.where]
             if len(nodes) < scenario.count:

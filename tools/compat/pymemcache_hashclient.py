@@ -33,10 +33,10 @@ from compat._harness import (
     start_nodes,
 )
 from emcache_hashing import PymemcacheRendezvous, Server
-from emcache_tools.launcher import MemcachedLauncher, MemcachedProcess
+from emcache_testing import MemcachedLauncher, MemcachedNode
 
 
-def servers_of(nodes: list[MemcachedProcess]) -> list[Server]:
+def servers_of(nodes: list[MemcachedNode]) -> list[Server]:
     """Our servers for the nodes."""
     servers = []
     for node in nodes:
@@ -49,7 +49,7 @@ def servers_of(nodes: list[MemcachedProcess]) -> list[Server]:
 
 
 def run(
-    pymemcache: Any, name: str, nodes: list[MemcachedProcess], keys: list[bytes], key_type: str
+    pymemcache: Any, name: str, nodes: list[MemcachedNode], keys: list[bytes], key_type: str
 ) -> Outcome:
     """Store the keys through HashClient, then compare where they are with our picks."""
     started = time.perf_counter()
@@ -101,7 +101,7 @@ def main() -> int:
     byte_keys = make_keys(args.keys)
     outcomes = []
     with MemcachedLauncher() as launcher:
-        tcp: list[MemcachedProcess] = []
+        tcp: list[MemcachedNode] = []
         for count in args.nodes:
             if len(tcp) < count:
                 tcp += start_nodes(launcher, count - len(tcp))
