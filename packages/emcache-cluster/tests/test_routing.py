@@ -196,3 +196,14 @@ async def test_remembered_routes_stay_exact_and_bounded(memcached_cluster):
             assert all(by_id[hasher.pick(key)] is pool for key in group)
     finally:
         await cluster.close()
+
+
+@pytest.mark.asyncio
+async def test_cluster_async_with_closes_it(memcached_cluster):
+    """``async with`` on a created cluster closes every pool on the way out; repr tells."""
+    async with await Cluster.create([address(n) for n in memcached_cluster], config()) as cluster:
+        assert repr(cluster).startswith("<Cluster open nodes=3")
+        await set_key(cluster, b"k")
+    assert repr(cluster).startswith("<Cluster closed")
+    metrics = cluster.management.connection_pool_metrics()
+    assert all(m.cur_connections == 0 for m in metrics.values())

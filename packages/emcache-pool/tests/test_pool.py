@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from emcache_pool import Connection, MemcachedHostAddress
+from emcache_pool import Connection, ConnectionPool, MemcachedHostAddress, PoolConfig
 from emcache_pool.errors import PoolClosedError
 from emcache_protocol import (
     Status,
@@ -17,6 +17,7 @@ from emcache_protocol import (
     retrieval_command,
     storage_command,
 )
+from node_endpoints import endpoint_of
 
 
 async def _set(pool, key: bytes, value: bytes, **kw) -> object:
@@ -283,3 +284,13 @@ async def test_pool_grows_for_a_burst_that_waited_for_the_first_connection(memca
     metrics = pool.metrics()
     assert metrics.operations_waited == 50
     assert metrics.cur_connections == 2
+
+
+@pytest.mark.asyncio
+async def test_pool_async_with_closes_it(memcached):
+    """``async with ConnectionPool(...)`` closes the pool and its connections on the way out."""
+    async with ConnectionPool(endpoint_of(memcached), PoolConfig()) as pool:
+        assert await _set(pool, b"k", b"v") is Status.STORED
+    assert pool.metrics().cur_connections == 0
+    with pytest.raises(PoolClosedError):
+        await _get(pool, b"k")

@@ -118,11 +118,25 @@ class MemoryPool:
         return number
 
 
+class FakeManagement:
+    """The node view of a fake cluster: every node is healthy."""
+
+    def __init__(self, pools: list[MemoryPool]) -> None:
+        self._pools = pools
+
+    def nodes(self) -> list[MemcachedHostAddress]:
+        return [pool.endpoint for pool in self._pools]
+
+    def healthy_nodes(self) -> list[MemcachedHostAddress]:
+        return self.nodes()
+
+
 class FakeCluster:
     """The part of ``emcache_cluster.Cluster`` the client uses, over memory pools."""
 
     def __init__(self, count: int = 3) -> None:
         self.pools = [MemoryPool(MemcachedHostAddress("fake", 11211 + n)) for n in range(count)]
+        self.management = FakeManagement(self.pools)
         self.closed = 0
 
     def pick_pool(self, key: bytes) -> MemoryPool:

@@ -250,6 +250,30 @@ class TestErrors:
                 await call
 
 
+class TestLifetime:
+    """The client as an async context manager, and what its repr says."""
+
+    @pytest.mark.asyncio
+    async def test_async_with_closes_the_client(self, cluster: FakeCluster) -> None:
+        """Leaving ``async with client`` closes it, even on an error."""
+        client = Client(cluster, timeout=1.0, autobatching_max_keys=None)  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError):
+            async with client as entered:
+                assert entered is client
+                raise RuntimeError
+        assert client.closed
+        assert cluster.closed == 1
+
+    @pytest.mark.asyncio
+    async def test_repr_names_nodes_health_and_state(self, client: Client) -> None:
+        """repr(client) lists the nodes, how many are healthy, and whether it is closed."""
+        text = repr(client)
+        assert text.startswith("<emcache.Client open nodes=[fake:11211, fake:11212, fake:11213]")
+        assert "healthy=3" in text
+        await client.close()
+        assert "closed" in repr(client)
+
+
 class TestAutobatching:
     """Concurrent gets of one loop iteration become one request per node."""
 

@@ -206,6 +206,17 @@ class Cluster:
         return node.pool
 
     # -- life cycle -----------------------------------------------------------
+    async def __aenter__(self) -> Cluster:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        healthy = len(self.management.healthy_nodes())
+        state = "closed" if self._closed else "open"
+        return f"<Cluster {state} nodes={len(self._nodes)} healthy={healthy}>"
+
     async def close(self) -> None:
         """Stop the poller and the event task and close every pool. Idempotent.
 

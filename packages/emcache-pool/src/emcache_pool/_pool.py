@@ -123,6 +123,12 @@ class ConnectionPool:
         """Whether the node is considered reachable."""
         return self._connector.healthy
 
+    async def __aenter__(self) -> ConnectionPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     # -- requests ---------------------------------------------------------------------------
 
     async def execute(

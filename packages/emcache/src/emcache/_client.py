@@ -25,7 +25,13 @@ from emcache.errors import (
     StorageCommandError,
 )
 from emcache_cluster import Cluster, ClusterManagement
-from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath
+from emcache_pool import (
+    ConnectionPool,
+    Endpoint,
+    MemcachedHostAddress,
+    MemcachedUnixSocketPath,
+    endpoint_text,
+)
 from emcache_protocol import (
     ErrorReply,
     Request,
@@ -72,7 +78,10 @@ def _one_item(reply: list[Value] | ErrorReply, return_flags: bool, return_cas: b
 
 
 class Client:
-    """A memcached client over one or many nodes. Create it with :func:`emcache.create_client`."""
+    """A memcached client over one or many nodes. Create it with :func:`emcache.create_client`.
+
+    It is an async context manager: ``async with client:`` closes it on the way out.
+    """
 
     __slots__ = ("_batcher", "_closed", "_cluster", "_timeout")
 
@@ -106,6 +115,19 @@ class Client:
                 self._batcher.close(ClientClosedError(_CLOSED_MESSAGE))
         # Every call waits for the same shielded work: one cancelled midway leaves nothing.
         await self._cluster.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        management = self._cluster.management
+        nodes = ", ".join(endpoint_text(endpoint) for endpoint in management.nodes())
+        healthy = len(management.healthy_nodes())
+        state = "closed" if self._closed else "open"
+        return f"<emcache.Client {state} nodes=[{nodes}] healthy={healthy}>"
 
     def cluster_managment(self) -> ClusterManagement:
         """The view of the cluster: its nodes, their health and their pool metrics."""
