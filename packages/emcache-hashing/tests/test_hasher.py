@@ -63,3 +63,16 @@ def test_every_hasher_rebuilds_from_servers_with_the_cluster_s_ids() -> None:
         rebuilt = template.rebuild(servers)
         assert set(rebuilt.nodes) == ids
         assert set(rebuilt.pick_many([b"user:%d" % i for i in range(200)])) == ids
+
+
+def test_every_hasher_class_builds_from_servers_with_the_cluster_s_ids() -> None:
+    """Each class, called on Server values, is a factory answering with the cluster's ids."""
+    servers = [Server("10.0.0.1", 11211), Server("10.0.0.2", 11212), Server.unix("/run/mc")]
+    ids = ("10.0.0.111211", "10.0.0.211212", "/run/mc")
+    for factory in (Ketama, PymemcacheRendezvous, Crc32Modulo, Rendezvous):
+        built = factory(servers)
+        assert built.nodes == ids
+        assert set(built.pick_many([b"user:%d" % i for i in range(200)])) == set(ids)
+    keys = [b"user:%d" % i for i in range(500)]
+    by_ids = Rendezvous(ids)
+    assert [Rendezvous(servers).pick(key) for key in keys] == [by_ids.pick(key) for key in keys]

@@ -41,18 +41,22 @@ class Rendezvous:
     whose ids score the same too; then the node listed first wins, as in
     emcache 1.x given the nodes in the same order.
 
+    A :class:`Server` stands for its :attr:`~Server.node_id`, so the class
+    itself builds a hasher from a cluster's list of servers, as every hasher
+    of this package does.
+
     Args:
-        nodes: The node ids, in order. May be empty: picking then raises
-            :class:`NoNodesError` until a node is added.
+        nodes: The node ids or servers, in order. May be empty: picking then
+            raises :class:`NoNodesError` until a node is added.
 
     Raises:
-        TypeError: A node id is not a ``str``.
-        ValueError: A node id is empty or listed twice.
+        TypeError: A node is neither a ``str`` nor a server.
+        ValueError: A node id is empty or listed twice, or a server is invalid.
     """
 
     __slots__ = ("_entries", "_nodes", "_pick", "_pick_many")
 
-    def __init__(self, nodes: Iterable[str]) -> None:
+    def __init__(self, nodes: Iterable[str | ServerLike]) -> None:
         self._entries: dict[str, _selector.Entry] = {}
         for node in nodes:
             self._insert(node)
@@ -63,14 +67,14 @@ class Rendezvous:
         """The node ids, in order."""
         return self._nodes
 
-    def add(self, node: str) -> None:
-        """Add ``node`` after the existing nodes.
+    def add(self, node: str | ServerLike) -> None:
+        """Add ``node`` (an id, or a server) after the existing nodes.
 
         Only keys that ``node`` now wins move, all of them to ``node``.
 
         Raises:
-            TypeError: ``node`` is not a ``str``.
-            ValueError: ``node`` is empty or already present.
+            TypeError: ``node`` is neither a ``str`` nor a server.
+            ValueError: ``node`` is empty, already present or an invalid server.
         """
         self._insert(node)
         self._rebuild()
@@ -97,9 +101,7 @@ class Rendezvous:
         Raises:
             TypeError, ValueError: As for the constructor, or a server is invalid.
         """
-        return Rendezvous(
-            node if isinstance(node, str) else to_server(node).node_id for node in nodes
-        )
+        return Rendezvous(nodes)
 
     def pick(self, key: bytes) -> str:
         """Return the id of the node that owns ``key``.
@@ -127,8 +129,10 @@ class Rendezvous:
         return type(self), (self._nodes,)
 
     def _insert(self, node: object) -> None:
-        if not isinstance(node, str):
-            msg = f"node must be a str id, got {type(node).__name__}"
+        if isinstance(node, tuple):
+            node = to_server(node).node_id
+        elif not isinstance(node, str):
+            msg = f"node must be a str id or a Server, got {type(node).__name__}"
             raise TypeError(msg)
         if not node:
             msg = "node id must not be empty"
