@@ -77,7 +77,7 @@ async def test_pick_pools_hashes_only_uncached_keys_with_pick_many(memcached_clu
             return self.hasher.pick_many(keys)
 
     endpoints = [address(node) for node in memcached_cluster]
-    cluster = await Cluster.create(endpoints, config(hasher_factory=Recording))
+    cluster = await Cluster.create(endpoints, config(hashing=Recording))
     try:
         cluster.pick_pool(KEYS[0])
         groups = cluster.pick_pools(KEYS[:100])
@@ -95,7 +95,7 @@ async def test_single_node_cluster_does_not_hash(memcached):
     def no_hasher(nodes):
         raise AssertionError("a single node must not be hashed")
 
-    cluster = await Cluster.create([address(memcached)], config(hasher_factory=no_hasher))
+    cluster = await Cluster.create([address(memcached)], config(hashing=no_hasher))
     try:
         pool = cluster.pool_for(address(memcached))
         assert cluster.pick_pool(b"a") is pool
@@ -109,14 +109,14 @@ async def test_single_node_cluster_does_not_hash(memcached):
 
 @pytest.mark.asyncio
 async def test_cluster_uses_the_given_hasher_factory(memcached_cluster):
-    """A custom hasher factory receives the node ids and decides the routing."""
+    """A custom hasher factory receives the nodes' servers, in order, and decides the routing."""
     endpoints = [address(node) for node in memcached_cluster]
     seen = []
 
     class First:
-        def __init__(self, nodes):
-            seen.append(list(nodes))
-            self.node = next(iter(nodes))
+        def __init__(self, servers):
+            seen.append(list(servers))
+            self.node = servers[0].node_id
 
         def pick(self, key):
             return self.node
@@ -124,10 +124,10 @@ async def test_cluster_uses_the_given_hasher_factory(memcached_cluster):
         def pick_many(self, keys):
             return {self.node: list(keys)}
 
-    cluster = await Cluster.create(endpoints, config(hasher_factory=First))
+    cluster = await Cluster.create(endpoints, config(hashing=First))
     try:
         first = cluster.pool_for(endpoints[0])
-        assert seen == [[node_id(endpoint) for endpoint in endpoints]]
+        assert seen == [[Server.from_endpoint(endpoint) for endpoint in endpoints]]
         assert all(cluster.pick_pool(key) is first for key in KEYS)
         assert cluster.pick_pools(KEYS) == {first: KEYS}
     finally:

@@ -11,7 +11,7 @@ with autodiscovery follows the node list of a ``config get cluster`` endpoint.
 from emcache_cluster.__about__ import __version__
 from emcache_cluster._cluster import Cluster
 from emcache_cluster._events import ClusterEvents, ClusterManagement
-from emcache_cluster._settings import ClusterSettings, HasherFactory
+from emcache_cluster._settings import ClusterSettings, HasherFactory, HasherTemplate
 from emcache_cluster.errors import (
     AutodiscoveryError,
     CacheUnavailableError,
@@ -29,5 +29,6 @@ __all__ = [
     "ClusterNoAvailableNodes",
     "ClusterSettings",
     "HasherFactory",
+    "HasherTemplate",
     "__version__",
 ]

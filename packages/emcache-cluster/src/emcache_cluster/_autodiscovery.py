@@ -211,8 +211,10 @@ class Autodiscovery:
             endpoint_text(endpoint),
             len(nodes),
         )
-        self.version = config.version
+        # Recorded once applied: a list the cluster could not apply is applied
+        # again at the next poll instead of being taken as current.
         self._apply(nodes)
+        self.version = config.version
         return True
 
     async def _run(self) -> None:

@@ -5,8 +5,8 @@ between, whenever the routing set changes (a node added or removed, or a
 health change while ``purge_unhealthy_nodes`` is on):
 
 - ``_single``: the pool when exactly one node takes traffic (no hashing at all);
-- ``_hasher`` and ``_pool_by_id``: the hasher over the node ids of two or more
-  nodes and the map from id to pool;
+- ``_hasher`` and ``_pool_by_id``: the hasher over the servers of two or more
+  nodes, in the node table's order, and the map from node id to pool;
 - ``_routes``: the pools already picked for recent keys. Caches are read far
   more often than written and hot keys repeat, so a key is hashed once and then
   looked up in a dict. It is replaced by an empty one on every rebuild and
@@ -21,8 +21,17 @@ dict; everything that allocates happens on the rare rebuild. Keys missing from
 ``_routes`` go to the hasher: one at a time through ``pick``, several at once
 through ``pick_many``, which groups them as the hasher's own routing does.
 
+A change never pauses traffic. The new hasher (a ketama continuum over 50
+nodes takes a couple of milliseconds) is built first, while requests keep
+using the old routing; only then is the routing state swapped, in one step, and
+a hasher that fails to build leaves the cluster as it was. Autodiscovery
+follows the same rule for the nodes it adds and removes.
+
 The node table ``_nodes`` is mutated in place and never rebound: the
-:class:`ClusterManagement` view reads it live.
+:class:`ClusterManagement` view reads it live. Its order is the order of the
+endpoints given to :meth:`Cluster.create`, or of the last discovered node list,
+and it is the order the hasher is given the servers in: modulo hashing routes
+by position, and ketama breaks ties by it.
 """
 
 from __future__ import annotations
@@ -30,14 +39,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from emcache_cluster._autodiscovery import Autodiscovery
 from emcache_cluster._events import ClusterManagement, EventDispatcher, Hook
 from emcache_cluster._node import Node
-from emcache_cluster._settings import ClusterSettings
+from emcache_cluster._settings import ClusterSettings, is_hasher
 from emcache_cluster.errors import AutodiscoveryError, ClusterNoAvailableNodes
-from emcache_hashing import Hasher
+from emcache_hashing import Hasher, Server
 from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, endpoint_text
 
 __all__ = ["Cluster"]
@@ -266,23 +275,41 @@ class Cluster:
     def _add_nodes(self, endpoints: Sequence[Endpoint]) -> None:
         for endpoint in endpoints:
             node = Node(endpoint)
-            node.pool = ConnectionPool(
-                endpoint, self._settings.pool, functools.partial(self._on_health_change, node)
-            )
-            node.healthy = node.pool.healthy
+            self._start_pool(node)
             self._nodes[endpoint] = node
 
+    def _start_pool(self, node: Node) -> None:
+        node.pool = ConnectionPool(
+            node.endpoint, self._settings.pool, functools.partial(self._on_health_change, node)
+        )
+        node.healthy = node.pool.healthy
+
     def _apply_discovered(self, endpoints: list[MemcachedHostAddress]) -> None:
-        wanted = set(endpoints)
-        added = [endpoint for endpoint in endpoints if endpoint not in self._nodes]
-        removed = [node for endpoint, node in self._nodes.items() if endpoint not in wanted]
-        if not added and not removed:
+        """Make the node table the discovered list, in its order, then swap the routing.
+
+        The hasher over the new routing set is built before anything changes (a
+        new pool starts healthy, so new nodes count as routable): if it raises,
+        the cluster keeps its nodes and routing, and the poller logs why.
+        """
+        nodes = self._nodes
+        if list(nodes) == endpoints:
             return
-        self._add_nodes(added)
+        added = {endpoint: Node(endpoint) for endpoint in endpoints if endpoint not in nodes}
+        table: dict[Endpoint, Node] = {e: nodes.get(e) or added[e] for e in endpoints}
+        removed = [node for endpoint, node in nodes.items() if endpoint not in table]
+        routable = self._routable(table.values())
+        hasher = self._build_hasher(routable)
+        for node in added.values():
+            self._start_pool(node)
         for node in removed:
             node.removed = True
-            del self._nodes[node.endpoint]
-        self._rebuild_routing()
+        nodes.clear()
+        nodes.update(table)
+        self._install_routing(routable, hasher)
+        self._announce(list(added), removed)
+
+    def _announce(self, added: list[Endpoint], removed: list[Node]) -> None:
+        """Drain the removed nodes' pools, log the change and emit its events."""
         for node in removed:
             task = asyncio.get_running_loop().create_task(node.pool.drain_and_close())
             self._draining[task] = node.pool
@@ -321,17 +348,33 @@ class Cluster:
 
     # -- routing --------------------------------------------------------------
     def _rebuild_routing(self) -> None:
+        routable = self._routable(self._nodes.values())
+        self._install_routing(routable, self._build_hasher(routable))
+
+    def _routable(self, nodes: Iterable[Node]) -> list[Node]:
         purge = self._settings.purge_unhealthy_nodes
-        routable = [node for node in self._nodes.values() if node.healthy or not purge]
-        pool_by_id = {node.node_id: node.pool for node in routable}
-        if len(routable) == 1:
-            self._single, self._hasher = routable[0].pool, None
-        elif routable:
-            self._single = None
-            self._hasher = self._settings.hasher_factory(list(pool_by_id))
-        else:
-            self._single, self._hasher = None, None
-        self._pool_by_id = pool_by_id
+        return [node for node in nodes if node.healthy or not purge]
+
+    def _build_hasher(self, routable: Sequence[Node]) -> Hasher | None:
+        """The hasher over ``routable``, or None when one node or none needs no hashing.
+
+        Raises:
+            TypeError: The ``hashing`` setting built something that is not a hasher.
+        """
+        if len(routable) < 2:
+            return None
+        servers: list[Server] = [node.server for node in routable]
+        hasher = self._settings.hasher_factory(servers)
+        if not is_hasher(hasher):
+            msg = f"hashing built {hasher!r}, which has no pick and pick_many: not a hasher"
+            raise TypeError(msg)
+        return hasher
+
+    def _install_routing(self, routable: Sequence[Node], hasher: Hasher | None) -> None:
+        """Swap in the routing over ``routable``; routes cached under the old one are dropped."""
+        self._single = routable[0].pool if len(routable) == 1 else None
+        self._hasher = hasher
+        self._pool_by_id = {node.node_id: node.pool for node in routable}
         self._routes = {}
         logger.debug(
             "routing over %d of %d nodes: %s",

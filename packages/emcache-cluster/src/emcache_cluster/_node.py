@@ -14,8 +14,9 @@ __all__ = ["Node"]
 class Node:
     """A node as the cluster tracks it.
 
-    ``node_id`` is the name the hasher knows the node by: the id of emcache
-    1.x (``f"{address}{port}"``, or the socket path), as
+    ``server`` is the node as a hasher is given it (host, port, weight 1), and
+    ``node_id`` the name the hasher knows the node by: the id of emcache 1.x
+    (``f"{address}{port}"``, or the socket path), as
     :attr:`emcache_hashing.Server.node_id` spells it, so that keys route as
     that client routes them.
     ``healthy`` is the last value the pool reported through its callback.
@@ -24,11 +25,16 @@ class Node:
     """
 
     endpoint: Endpoint
+    server: Server = attrs.field(init=False)
     node_id: str = attrs.field(init=False)
     pool: ConnectionPool = attrs.field(init=False)
     healthy: bool = True
     removed: bool = False
 
+    @server.default
+    def _server(self) -> Server:
+        return Server.from_endpoint(self.endpoint)
+
     @node_id.default
     def _node_id(self) -> str:
-        return Server.from_endpoint(self.endpoint).node_id
+        return self.server.node_id
