@@ -15,9 +15,11 @@ from emcache.default_values import (
 )
 from emcache_auth import TLSConfig
 from emcache_cluster import Cluster, ClusterEvents, ClusterSettings
+from emcache_hashing import Ketama, Rendezvous
 from emcache_pool import PoolConfig
 
 NODE = emcache.MemcachedHostAddress("127.0.0.1", 1)
+HASHING = Ketama([], key_hash="md5")
 
 DOCUMENTED_DEFAULTS = {
     "timeout": 1.0,
@@ -37,7 +39,9 @@ DOCUMENTED_DEFAULTS = {
     "autodiscovery": False,
     "autodiscovery_poll_interval": 60.0,
     "autodiscovery_timeout": 5.0,
+    "hashing": None,
 }
+SEED_OPTIONS = list(DOCUMENTED_DEFAULTS)[:-1]  # the 1.x options, in their order; hashing is new
 
 
 def test_create_client_defaults_match_the_documentation() -> None:
@@ -48,6 +52,7 @@ def test_create_client_defaults_match_the_documentation() -> None:
     assert all(
         p.kind is inspect.Parameter.KEYWORD_ONLY for n, p in params.items() if n != "node_addresses"
     )
+    assert list(params)[1 : len(SEED_OPTIONS) + 1] == SEED_OPTIONS
 
 
 @pytest.mark.parametrize(
@@ -68,6 +73,7 @@ def test_create_client_defaults_match_the_documentation() -> None:
         ({"username": "user"}, ValueError, "without a password"),
         ({"max_connections": 2.5}, TypeError, "max_connections"),
         ({"cluster_events": object()}, TypeError, "cluster_events"),
+        ({"hashing": "ketama"}, TypeError, "hashing must be a hasher"),
     ],
 )
 @pytest.mark.asyncio
@@ -142,6 +148,7 @@ async def test_options_reach_the_pool_and_cluster_settings(
             purge_unhealthy_nodes=True,
             autodiscovery_poll_interval=9.0,
             autodiscovery_timeout=3.0,
+            hashing=HASHING,
         )
     (settings,) = handed_settings
     assert settings.pool.max_connections == 7
@@ -154,6 +161,34 @@ async def test_options_reach_the_pool_and_cluster_settings(
     assert settings.purge_unhealthy_nodes is True
     assert settings.autodiscovery is False
     assert (settings.autodiscovery_poll_interval, settings.autodiscovery_timeout) == (9.0, 3.0)
+    assert settings.hashing is HASHING
+
+
+@pytest.mark.asyncio
+async def test_hashing_defaults_to_the_rendezvous_of_emcache_1x(
+    handed_settings: list[ClusterSettings],
+) -> None:
+    """Without hashing, the cluster builds emcache 1.x's Rendezvous, as it always did."""
+    with pytest.raises(RuntimeError, match="stop"):
+        await emcache.create_client([NODE])
+    (settings,) = handed_settings
+    assert settings.hashing is None
+    assert settings.hasher_factory is Rendezvous
+
+
+@pytest.mark.asyncio
+async def test_hashing_refuses_a_hasher_it_cannot_rebuild() -> None:
+    """A hasher without rebuild(servers) is refused with a TypeError saying what to give."""
+
+    class Fixed:
+        def pick(self, key: bytes) -> str:
+            return "a11211"
+
+        def pick_many(self, keys: object) -> dict[str, list[bytes]]:
+            return {}
+
+    with pytest.raises(TypeError, match=r"Fixed has pick and pick_many but no rebuild"):
+        await emcache.create_client([NODE], hashing=Fixed())  # type: ignore[arg-type]
 
 
 def test_defaults_are_those_of_the_lower_configurations() -> None:

@@ -2,8 +2,8 @@
 
 Most options configure a lower layer, and that layer's attrs configuration holds
 their default and their validation, once: :class:`emcache_pool.PoolConfig` the
-connection options, :class:`emcache_cluster.ClusterSettings` the cluster and
-autodiscovery options, :class:`emcache_auth.TLSConfig` and
+connection options, :class:`emcache_cluster.ClusterSettings` the cluster, autodiscovery and
+``hashing`` options, :class:`emcache_auth.TLSConfig` and
 :class:`emcache_auth.Credentials` TLS and authentication. ``create_client``
 builds those directly from its arguments, named as its options are, so an
 invalid option fails at creation, before anything starts, with a

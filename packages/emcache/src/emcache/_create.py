@@ -30,7 +30,7 @@ from emcache._config import (
 )
 from emcache._translate import translate
 from emcache_auth import AuthError, TLSConfig, build_ssl_context, on_connect_step
-from emcache_cluster import Cluster, ClusterEvents, ClusterSettings
+from emcache_cluster import Cluster, ClusterEvents, ClusterSettings, HasherFactory, HasherTemplate
 from emcache_pool import Endpoint, PoolConfig
 
 __all__ = ["create_client"]
@@ -56,6 +56,7 @@ async def create_client(
     autodiscovery: bool = DEFAULT_AUTODISCOVERY,
     autodiscovery_poll_interval: float = DEFAULT_AUTODISCOVERY_POLL_INTERVAL,
     autodiscovery_timeout: float = DEFAULT_AUTODISCOVERY_TIMEOUT,
+    hashing: HasherTemplate | HasherFactory | None = None,
 ) -> Client:
     """Create a client for the memcached nodes in ``node_addresses``.
 
@@ -86,6 +87,13 @@ async def create_client(
         autodiscovery: Treat ``node_addresses`` as configuration endpoints and poll them.
         autodiscovery_poll_interval: Seconds between two ``config get cluster``.
         autodiscovery_timeout: Seconds a ``config get cluster`` may take.
+        hashing: Which node owns a key. ``None`` routes exactly as emcache 1.x
+            (rendezvous). A hasher of ``emcache_hashing`` such as ``Ketama([])``
+            routes as the client it matches: it is a template, rebuilt with its
+            options over the nodes' :class:`~emcache_hashing.Server` values, in
+            the order of ``node_addresses`` (or of the discovered list), each time
+            the nodes taking traffic change. A callable is called with that list
+            instead and returns the hasher (every hasher class is one).
 
     Returns:
         A ready :class:`Client`; close it with :meth:`Client.close`.
@@ -111,6 +119,7 @@ async def create_client(
         autodiscovery=autodiscovery,
         autodiscovery_poll_interval=autodiscovery_poll_interval,
         autodiscovery_timeout=autodiscovery_timeout,
+        hashing=hashing,
     )
     try:
         cluster = await Cluster.create(endpoints, settings)
