@@ -11,6 +11,7 @@ Create a client with :func:`create_client` and close it with
 
 from emcache.__about__ import __version__
 from emcache._client import Client
+from emcache._codecs import BytesCodec, Codec, JsonCodec, PickleCodec, StrCodec
 from emcache._config import (
     DEFAULT_AUTOBATCHING_ENABLED,
     DEFAULT_AUTOBATCHING_MAX_KEYS,
@@ -25,6 +26,7 @@ from emcache._config import (
 )
 from emcache._create import create_client
 from emcache._item import Item
+from emcache._view import CacheView
 from emcache.cluster import ClusterManagment
 from emcache.errors import (
     AuthenticationError,
@@ -32,6 +34,8 @@ from emcache.errors import (
     CacheUnavailableError,
     ClientClosedError,
     ClusterNoAvailableNodes,
+    CodecError,
+    CodecMismatchError,
     CommandError,
     ConnectionFailedError,
     NotFoundCommandError,
@@ -55,23 +59,31 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AuthenticationError",
     "AutodiscoveryError",
+    "BytesCodec",
     "CacheUnavailableError",
+    "CacheView",
     "Client",
     "ClientClosedError",
     "ClusterEvents",
     "ClusterManagement",
     "ClusterManagment",
     "ClusterNoAvailableNodes",
+    "Codec",
+    "CodecError",
+    "CodecMismatchError",
     "CommandError",
     "ConnectionFailedError",
     "ConnectionPoolMetrics",
     "Item",
+    "JsonCodec",
     "MemcachedHostAddress",
     "MemcachedUnixSocketPath",
     "NotFoundCommandError",
     "NotStoredStorageCommandError",
     "OperationTimeoutError",
+    "PickleCodec",
     "StorageCommandError",
+    "StrCodec",
     "__version__",
     "create_client",
 ]

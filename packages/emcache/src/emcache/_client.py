@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from emcache._batching import AutoBatcher
+from emcache._codecs import Codec
+from emcache._format import CompressionName
 from emcache._item import Item
 from emcache._translate import LOWER_ERRORS, batch_error, reply_error, translate
+from emcache._view import CacheView
 from emcache.errors import (
     ClientClosedError,
     NotFoundCommandError,
@@ -132,6 +135,40 @@ class Client:
     def cluster_managment(self) -> ClusterManagement:
         """The view of the cluster: its nodes, their health and their pool metrics."""
         return self._cluster.management
+
+    def view(
+        self,
+        *,
+        codec: Codec[T],
+        prefix: str | bytes = "",
+        default_exptime: int = 0,
+        compress_over: int | None = None,
+        compression: CompressionName = "zlib",
+    ) -> CacheView[T]:
+        """A typed view of this client: ``str`` keys under ``prefix``, values through ``codec``.
+
+        Args:
+            codec: How values are stored, e.g. :class:`emcache.JsonCodec`; its id is
+                written in each item's flags.
+            prefix: Put before every key (``str`` as UTF-8); at most 185 bytes, no
+                whitespace, control character or ``~``.
+            default_exptime: The expiration time of writes that give none; 0 never expires.
+            compress_over: Compress values whose encoded form is longer than this many
+                bytes; None (the default) never compresses.
+            compression: ``"zlib"``, or ``"zstd"`` with the ``emcache[zstd]`` extra.
+
+        Raises:
+            ValueError: An option is out of range.
+            ImportError: ``compression="zstd"`` without the zstandard package.
+        """
+        return CacheView(
+            self,
+            codec=codec,
+            prefix=prefix,
+            default_exptime=default_exptime,
+            compress_over=compress_over,
+            compression=compression,
+        )
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _run(

@@ -18,6 +18,10 @@ and :class:`OperationTimeoutError` are builtin :class:`TimeoutError` (which is
 "the cache could not answer" outcome -- a timeout, a connection failure, no
 node to ask -- is also a :class:`CacheUnavailableError`, the one class to catch
 for all of them.
+
+:class:`CodecError` and :class:`CodecMismatchError` belong to the typed view
+(:class:`emcache.CacheView`) alone: an item that cannot be read as one of the
+view's values. The 1.x bytes API never raises them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ __all__ = [
     "CacheUnavailableError",
     "ClientClosedError",
     "ClusterNoAvailableNodes",
+    "CodecError",
+    "CodecMismatchError",
     "CommandError",
     "ConnectionFailedError",
     "NotFoundCommandError",
@@ -87,3 +93,29 @@ class OperationTimeoutError(CacheUnavailableError, TimeoutError):
 
 class ClientClosedError(RuntimeError):
     """The client was closed; create a new one to keep working."""
+
+
+class CodecError(Exception):
+    """A view could not read an item as one of its values.
+
+    Its codec or its decompression failed on the stored bytes (the original error
+    is the ``__cause__``), or the item was written in another format
+    (:class:`CodecMismatchError`). Catch it to treat an unreadable item as a miss.
+
+    Attributes:
+        key: The memcached key of the item.
+        flags: The flags stored with the item.
+    """
+
+    def __init__(self, message: str, *, key: bytes, flags: int) -> None:
+        super().__init__(message)
+        self.key = key
+        self.flags = flags
+
+
+class CodecMismatchError(CodecError):
+    """The item's flags name another codec, compression or format than the view's.
+
+    It was written by a view with another codec, by the 1.x bytes API with other
+    flags, or by a newer emcache with a format this one does not know.
+    """
