@@ -26,6 +26,8 @@ def test_contract_names_are_exported() -> None:
         "ClusterManagement",
         "ClusterNoAvailableNodes",
         "ClusterSettings",
+        "HasherFactory",
+        "HasherTemplate",
     }
     assert expected <= set(emcache_cluster.__all__)
     assert issubclass(emcache_cluster.ClusterNoAvailableNodes, emcache_cluster.ClusterError)
