@@ -180,10 +180,15 @@ class TestTypedResults:
             await view.increment("n")
 
     @pytest.mark.asyncio
-    async def test_increment_refuses_a_negative_initial(self, view: CacheView[Any]) -> None:
-        """initial must be a non-negative int."""
+    async def test_increment_refuses_counters_outside_64_bits(self, view: CacheView[Any]) -> None:
+        """initial, and the counter it creates, must fit memcached's unsigned 64 bits."""
         with pytest.raises(ValueError, match="initial"):
             await view.increment("n", initial=-1)
+        with pytest.raises(ValueError, match="initial"):
+            await view.increment("n", initial=2**64)
+        with pytest.raises(ValueError, match="initial \\+ delta"):
+            await view.increment("n", 2, initial=2**64 - 1)
+        assert await view.get("n") is None
 
     @pytest.mark.asyncio
     async def test_the_1x_client_keeps_raising(self, client: Client) -> None:

@@ -34,6 +34,7 @@ K = TypeVar("K", bound=str | bytes)
 
 # A missing counter is created by ``add``; a racing delete can undo that, so retry a little.
 _INCREMENT_ATTEMPTS: Final = 3
+_U64_MAX: Final = 2**64 - 1
 _NOT_KEY_ITERABLES = (str, bytes, bytearray, memoryview)
 
 
@@ -199,8 +200,8 @@ class CacheView(Generic[T]):
             ValueError: ``delta`` or ``initial`` is negative or over 64 bits.
             CommandError: The item under ``key`` is not a decimal number.
         """
-        if type(initial) is not int or initial < 0:
-            msg = f"initial must be an int >= 0, got {initial!r}"
+        if type(initial) is not int or not 0 <= initial <= _U64_MAX:
+            msg = f"initial must be an int in 0..2**64-1, got {initial!r}"
             raise ValueError(msg)
         wire = map_key(self._prefix, key)
         expires = self._exptime(exptime)
@@ -208,6 +209,10 @@ class CacheView(Generic[T]):
             try:
                 number = await self._client.increment(wire, delta)
             except NotFoundCommandError:
+                # delta was checked by the incr request; memcached's counters are 64-bit.
+                if initial + delta > _U64_MAX:
+                    msg = f"initial + delta must be at most 2**64-1, got {initial + delta}"
+                    raise ValueError(msg) from None
                 created = b"%d" % (initial + delta)
                 flags = self._format.codec_id
                 try:
