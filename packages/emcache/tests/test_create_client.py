@@ -214,3 +214,28 @@ def test_errors_keep_the_emcache_hierarchy() -> None:
     assert issubclass(emcache.ConnectionFailedError, emcache.CommandError)
     assert issubclass(emcache.ConnectionFailedError, ConnectionError)
     assert issubclass(emcache.ClientClosedError, RuntimeError)
+
+
+@pytest.mark.asyncio
+async def test_create_client_is_an_async_context_manager(memcached: Any) -> None:
+    """``async with create_client(...)`` gives a working client and closes it after the block."""
+    node = emcache.MemcachedHostAddress(memcached.host, memcached.port)
+    async with emcache.create_client([node]) as client:
+        await client.set(b"k", b"v")
+        item = await client.get(b"k")
+        assert item is not None
+        assert item.value == b"v"
+    assert client.closed
+    with pytest.raises(emcache.ClientClosedError):
+        await client.get(b"k")
+
+
+@pytest.mark.asyncio
+async def test_create_client_awaited_twice_gives_the_same_client(memcached: Any) -> None:
+    """The awaitable gives one client, however often it is awaited."""
+    creation = emcache.create_client([emcache.MemcachedHostAddress(memcached.host, memcached.port)])
+    client = await creation
+    try:
+        assert await creation is client
+    finally:
+        await client.close()

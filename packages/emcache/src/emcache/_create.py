@@ -3,11 +3,16 @@
 It builds the configuration of each layer straight from its arguments: the
 layer's attrs class holds the default and the validation of each option (see
 :mod:`emcache._config`), so an invalid option raises before anything starts.
+
+The result is awaitable, as in emcache 1.x (``client = await create_client(...)``),
+and is also an async context manager that closes the client on the way out
+(``async with create_client(...) as client:``), as ``asyncpg.create_pool`` is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from types import TracebackType
 
 from emcache._client import Client
 from emcache._config import (
@@ -33,10 +38,56 @@ from emcache_auth import AuthError, TLSConfig, build_ssl_context, on_connect_ste
 from emcache_cluster import Cluster, ClusterEvents, ClusterSettings, HasherFactory, HasherTemplate
 from emcache_pool import Endpoint, PoolConfig
 
-__all__ = ["create_client"]
+__all__ = ["ClientCreation", "create_client"]
 
 
-async def create_client(
+class ClientCreation:
+    """What :func:`create_client` returns: await it, or enter it with ``async with``.
+
+    Awaiting it starts the client and returns it (awaiting it again returns the same
+    client). ``async with`` starts it and closes it when the block ends, whatever the
+    outcome of the block.
+    """
+
+    __slots__ = ("_client", "_endpoints", "_options", "_settings")
+
+    def __init__(
+        self, endpoints: tuple[Endpoint, ...], settings: ClusterSettings, options: ClientOptions
+    ) -> None:
+        self._endpoints = endpoints
+        self._settings = settings
+        self._options = options
+        self._client: Client | None = None
+
+    def __await__(self) -> Generator[object, None, Client]:
+        return self._start().__await__()
+
+    async def _start(self) -> Client:
+        if self._client is None:
+            try:
+                cluster = await Cluster.create(self._endpoints, self._settings)
+            except AuthError as exc:
+                raise translate(exc) from exc
+            options = self._options
+            self._client = Client(
+                cluster, timeout=options.timeout, autobatching_max_keys=options.batch_size
+            )
+        return self._client
+
+    async def __aenter__(self) -> Client:
+        return await self._start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+def create_client(
     node_addresses: Sequence[Endpoint],
     *,
     timeout: float | None = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the per-operation timeout
@@ -57,11 +108,15 @@ async def create_client(
     autodiscovery_poll_interval: float = DEFAULT_AUTODISCOVERY_POLL_INTERVAL,
     autodiscovery_timeout: float = DEFAULT_AUTODISCOVERY_TIMEOUT,
     hashing: HasherTemplate | HasherFactory | None = None,
-) -> Client:
+) -> ClientCreation:
     """Create a client for the memcached nodes in ``node_addresses``.
 
-    Every option is checked first; an invalid one raises :class:`ValueError`
-    or :class:`TypeError` and nothing is started. Then the connection pools of
+    ``client = await create_client(...)``, or ``async with create_client(...) as
+    client:`` to have it closed at the end of the block.
+
+    Every option is checked first, when ``create_client`` is called; an invalid
+    one raises :class:`ValueError` or :class:`TypeError` and nothing is started.
+    Then, once awaited, the connection pools of
     the nodes start in the background (``min_connections`` each) and, with
     ``autodiscovery=True``, the first ``config get cluster`` is awaited, at most
     ``autodiscovery_timeout``. A discovery that finds no node does not fail:
@@ -96,7 +151,8 @@ async def create_client(
             instead and returns the hasher (every hasher class is one).
 
     Returns:
-        A ready :class:`Client`; close it with :meth:`Client.close`.
+        An awaitable that gives a ready :class:`Client` (close it with
+        :meth:`Client.close`), and an async context manager that closes it.
     """
     endpoints = checked_node_addresses(node_addresses)
     options = ClientOptions(
@@ -121,8 +177,4 @@ async def create_client(
         autodiscovery_timeout=autodiscovery_timeout,
         hashing=hashing,
     )
-    try:
-        cluster = await Cluster.create(endpoints, settings)
-    except AuthError as exc:
-        raise translate(exc) from exc
-    return Client(cluster, timeout=options.timeout, autobatching_max_keys=options.batch_size)
+    return ClientCreation(endpoints, settings, options)
