@@ -71,6 +71,28 @@ def _python_blocks() -> list[Any]:
     return params
 
 
+class _TrackedCreation:
+    """``create_client``'s result, remembering the client it gives so that it gets closed."""
+
+    def __init__(self, creation: emcache.ClientCreation, clients: list[emcache.Client]) -> None:
+        self._creation = creation
+        self._clients = clients
+
+    def __await__(self) -> Any:
+        return self._track().__await__()
+
+    async def _track(self) -> emcache.Client:
+        client = await self._creation
+        self._clients.append(client)
+        return client
+
+    async def __aenter__(self) -> emcache.Client:
+        return await self._track()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._creation.__aexit__(*exc_info)
+
+
 class _Proxy(types.ModuleType):
     """A module that is ``target`` except for the attributes given."""
 
@@ -122,10 +144,8 @@ class _Example:
         real = self.host_address(*address)
         return socket.create_connection((real.address, real.port), *args, **kwargs)
 
-    async def create_client(self, *args: Any, **kwargs: Any) -> emcache.Client:
-        client = await emcache.create_client(*args, **kwargs)
-        self.clients.append(client)
-        return client
+    def create_client(self, *args: Any, **kwargs: Any) -> _TrackedCreation:
+        return _TrackedCreation(emcache.create_client(*args, **kwargs), self.clients)
 
     def run(self, main: Coroutine[Any, Any, Any], **kwargs: Any) -> Any:
         return asyncio.run(self._closing_clients(main), **kwargs)

@@ -24,7 +24,7 @@ from emcache._config import (
     DEFAULT_SSL_VERIFY,
     DEFAULT_TIMEOUT,
 )
-from emcache._create import create_client
+from emcache._create import ClientCreation, create_client
 from emcache._item import Item
 from emcache._view import CacheView
 from emcache.cluster import ClusterManagment
@@ -64,6 +64,7 @@ __all__ = [
     "CacheView",
     "Client",
     "ClientClosedError",
+    "ClientCreation",
     "ClusterEvents",
     "ClusterManagement",
     "ClusterManagment",
