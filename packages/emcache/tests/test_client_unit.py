@@ -257,10 +257,14 @@ class TestLifetime:
     async def test_async_with_closes_the_client(self, cluster: FakeCluster) -> None:
         """Leaving ``async with client`` closes it, even on an error."""
         client = Client(cluster, timeout=1.0, autobatching_max_keys=None)  # type: ignore[arg-type]
-        with pytest.raises(RuntimeError):
+
+        async def fail_inside() -> None:
             async with client as entered:
                 assert entered is client
                 raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            await fail_inside()
         assert client.closed
         assert cluster.closed == 1
 

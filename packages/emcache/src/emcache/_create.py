@@ -90,7 +90,7 @@ class ClientCreation:
 def create_client(
     node_addresses: Sequence[Endpoint],
     *,
-    timeout: float | None = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - the per-operation timeout
+    timeout: float | None = DEFAULT_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     min_connections: int | None = DEFAULT_MIN_CONNECTIONS,
     purge_unused_connections_after: float | None = DEFAULT_PURGE_UNUSED_CONNECTIONS_AFTER,
