@@ -55,7 +55,7 @@ def test_rendezvous_picks_what_emcache_1_picks(key: bytes, expected: str) -> Non
     assert Rendezvous(PEER_NODES).pick(key) == expected
 
 
-@pytest.mark.parametrize("count", [2, 3, 8, 33, _selector.UNROLL_LIMIT, _selector.UNROLL_LIMIT + 1])
+@pytest.mark.parametrize("count", [2, 3, 8, 33, 64, 65])
 def test_rendezvous_pick_follows_the_formula(count: int) -> None:
     """Generated and looping picks both take the best score, then id score, then first node."""
     nodes = TCP[:count]
@@ -140,7 +140,7 @@ def test_rendezvous_membership_changes_match_a_fresh_hasher() -> None:
     assert [hasher.pick(key) for key in KEYS[:3000]] == [fresh.pick(key) for key in KEYS[:3000]]
 
 
-@pytest.mark.parametrize("count", [1, 2, 8, _selector.UNROLL_LIMIT + 1])
+@pytest.mark.parametrize("count", [1, 2, 8, 65])
 def test_rendezvous_pick_many_groups_like_pick(count: int) -> None:
     """pick_many puts each key under pick's node, in the keys' order, duplicates included."""
     hasher = Rendezvous(TCP[:count])
@@ -195,7 +195,7 @@ def test_rendezvous_accepts_a_bytes_subclass_key() -> None:
     assert hasher.pick(Key(b"foo")) == hasher.pick(b"foo")
 
 
-@pytest.mark.parametrize("count", [0, 1, 2, 8, _selector.UNROLL_LIMIT + 1])
+@pytest.mark.parametrize("count", [0, 1, 2, 8, 65])
 @pytest.mark.parametrize("key", ["foo", bytearray(b"foo"), memoryview(b"foo"), 7, None])
 def test_rendezvous_rejects_a_key_that_is_not_bytes(count: int, key: object) -> None:
     """A str, bytearray, memoryview, int or None key raises TypeError naming its type."""
