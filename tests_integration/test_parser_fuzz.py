@@ -23,6 +23,8 @@ from emcache_protocol import (
     ClusterConfig,
     ConfigNode,
     ErrorReply,
+    MetaResult,
+    MetaStatus,
     ProtocolError,
     ReplyKind,
     Request,
@@ -31,6 +33,8 @@ from emcache_protocol import (
     Status,
     Value,
     VersionReply,
+    meta_batch_command,
+    meta_get_command,
 )
 
 FUZZ = settings(
@@ -51,6 +55,21 @@ ERROR_LINES = st.sampled_from(
 )
 ALL_KINDS = list(ReplyKind)
 RETRIEVALS = (ReplyKind.RETRIEVAL, ReplyKind.RETRIEVAL_CAS)
+META_CODES = {
+    ReplyKind.META_GET: (MetaStatus.VA, MetaStatus.HD, MetaStatus.EN),
+    ReplyKind.META_SET: (MetaStatus.HD, MetaStatus.NS, MetaStatus.EX, MetaStatus.NF),
+    ReplyKind.META_DELETE: (MetaStatus.HD, MetaStatus.NF, MetaStatus.EX),
+    ReplyKind.META_ARITHMETIC: (
+        MetaStatus.HD,
+        MetaStatus.VA,
+        MetaStatus.NF,
+        MetaStatus.NS,
+        MetaStatus.EX,
+    ),
+}
+# Requests that name keys the parser checks replies against.
+KEYED = (*RETRIEVALS, *META_CODES, ReplyKind.META_BATCH)
+CLASSIC_KINDS = [k for k in ALL_KINDS if k not in KEYED and k is not ReplyKind.META_NOOP]
 # The smallest reply of any kind is "OK\r\n" or a one-digit incr reply: 3 bytes.
 MIN_REPLY_BYTES = 3
 
@@ -86,7 +105,7 @@ def retrieval_exchange(draw: st.DrawFn) -> Exchange:
 
 @st.composite
 def simple_exchange(draw: st.DrawFn) -> Exchange:
-    kind = draw(st.sampled_from([k for k in ALL_KINDS if k not in RETRIEVALS]))
+    kind = draw(st.sampled_from(CLASSIC_KINDS))
     if draw(st.integers(0, 5)) == 0:
         wire, error = draw(ERROR_LINES)
         return Exchange(kind, None, wire, error)
@@ -126,7 +145,50 @@ def simple_exchange(draw: st.DrawFn) -> Exchange:
     return Exchange(kind, None, wire, ClusterConfig(version, nodes))
 
 
-EXCHANGES = st.lists(retrieval_exchange() | simple_exchange(), min_size=1, max_size=8)
+@st.composite
+def meta_exchange(draw: st.DrawFn) -> Exchange:
+    key = draw(KEY_BYTES)
+    kind = draw(st.sampled_from(list(META_CODES)))
+    status = draw(st.sampled_from(META_CODES[kind]))
+    flags = draw(st.sampled_from([b"", b" f3", b" c9 t-1", b" k" + key, b" W Z X"]))
+    expected = MetaResult(
+        status,
+        flags=3 if flags == b" f3" else None,
+        cas=9 if flags == b" c9 t-1" else None,
+        ttl=-1 if flags == b" c9 t-1" else None,
+        key=key if flags.startswith(b" k") else None,
+        won=flags == b" W Z X",
+        stale=flags == b" W Z X",
+        winner_pending=flags == b" W Z X",
+    )
+    if status is MetaStatus.VA:
+        data = draw(st.binary(max_size=64) | st.sampled_from([b"\r\n", b"MN\r\n", b"EN\r\n"]))
+        wire = b"VA %d%s\r\n%s\r\n" % (len(data), flags, data)
+        return Exchange(kind, (key,), wire, expected._replace(value=data))
+    return Exchange(kind, (key,), status.value.encode() + flags + b"\r\n", expected)
+
+
+@st.composite
+def meta_batch_exchange(draw: st.DrawFn) -> Exchange:
+    keys = tuple(draw(st.lists(KEY_BYTES, max_size=5)))
+    batch = meta_batch_command([meta_get_command(key) for key in keys])
+    wire = b""
+    results: list[object] = []
+    for index, key in enumerate(keys):
+        if draw(st.booleans()):
+            data = draw(st.binary(max_size=32))
+            wire += b"VA %d k%s O%d\r\n%s\r\n" % (len(data), key, index, data)
+            results.append(MetaResult(MetaStatus.VA, value=data, key=key, opaque=b"%d" % index))
+        else:
+            results.append(None)
+    return Exchange(batch.kind, batch.keys and tuple(batch.keys), wire + b"MN\r\n", results)
+
+
+EXCHANGES = st.lists(
+    retrieval_exchange() | simple_exchange() | meta_exchange() | meta_batch_exchange(),
+    min_size=1,
+    max_size=8,
+)
 
 
 def split(data: bytes, cuts: Sequence[int]) -> list[bytes]:
@@ -170,7 +232,34 @@ def well_typed(kind: ReplyKind, keys: Sequence[bytes] | None, reply: object) -> 
         return isinstance(reply, VersionReply)
     if kind is ReplyKind.STATS:
         return isinstance(reply, StatsReply)
+    if kind in META_CODES:
+        return well_typed_meta(META_CODES[kind], keys[0] if keys else None, reply)
+    if kind is ReplyKind.META_NOOP:
+        return reply is MetaStatus.MN
+    if kind is ReplyKind.META_BATCH:
+        batch_keys = keys or ()
+        return (
+            isinstance(reply, list)
+            and len(reply) == len(batch_keys)
+            and all(
+                entry is None
+                or isinstance(entry, ErrorReply)
+                or well_typed_meta(
+                    META_CODES[ReplyKind.META_ARITHMETIC] + (MetaStatus.EN,), key, entry
+                )
+                for entry, key in zip(reply, batch_keys, strict=True)
+            )
+        )
     return reply is None or isinstance(reply, ClusterConfig)
+
+
+def well_typed_meta(codes: Sequence[MetaStatus], key: bytes | None, reply: object) -> bool:
+    """A meta result with a code its command answers, for the requested key if it names one."""
+    if not isinstance(reply, MetaResult) or reply.status not in codes:
+        return False
+    if (reply.value is None) != (reply.status is not MetaStatus.VA):
+        return False
+    return reply.key is None or key is None or reply.key == key
 
 
 def drive(
@@ -228,7 +317,7 @@ def test_parser_random_bytes_only_protocol_error(
     kinds: list[ReplyKind], keys: list[bytes], data: bytes, cuts: list[int]
 ) -> None:
     """Random bytes give typed replies, NEED_DATA or ProtocolError, nothing else."""
-    requests = [(kind, tuple(keys) if kind in RETRIEVALS else None) for kind in kinds]
+    requests = [(kind, tuple(keys) if kind in KEYED else None) for kind in kinds]
     drive(split(data, cuts), requests)
 
 

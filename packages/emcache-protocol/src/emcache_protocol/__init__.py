@@ -24,6 +24,18 @@ from emcache_protocol._commands import (
     version_command,
 )
 from emcache_protocol._keys import MAX_KEY_LENGTH, validate_key
+from emcache_protocol._meta_batch import meta_batch_command, meta_noop_command
+from emcache_protocol._meta_commands import (
+    MAX_BINARY_KEY_LENGTH,
+    MAX_OPAQUE_LENGTH,
+    MetaArithmeticMode,
+    MetaSetMode,
+    meta_arithmetic_command,
+    meta_delete_command,
+    meta_get_command,
+    meta_set_command,
+)
+from emcache_protocol._meta_replies import MetaResult, MetaStatus
 from emcache_protocol._parser import ResponseParser
 from emcache_protocol._replies import (
     NEED_DATA,
@@ -40,6 +52,9 @@ from emcache_protocol._replies import (
 from emcache_protocol._requests import (
     ConfigRequest,
     IncrDecrRequest,
+    MetaBatchRequest,
+    MetaNoopRequest,
+    MetaRequest,
     Request,
     RetrievalRequest,
     StatsRequest,
@@ -54,8 +69,17 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as test_public_api checks
     "ConfigRequest",
     "ErrorReply",
     "IncrDecrRequest",
+    "MAX_BINARY_KEY_LENGTH",
     "MAX_COMMAND_LINE",
     "MAX_KEY_LENGTH",
+    "MAX_OPAQUE_LENGTH",
+    "MetaArithmeticMode",
+    "MetaBatchRequest",
+    "MetaNoopRequest",
+    "MetaRequest",
+    "MetaResult",
+    "MetaSetMode",
+    "MetaStatus",
     "NEED_DATA",
     "NeedData",
     "ProtocolError",
@@ -78,6 +102,12 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as test_public_api checks
     "delete_command",
     "flush_all_command",
     "incr_decr_command",
+    "meta_arithmetic_command",
+    "meta_batch_command",
+    "meta_delete_command",
+    "meta_get_command",
+    "meta_noop_command",
+    "meta_set_command",
     "retrieval_command",
     "retrieval_commands",
     "stats_command",

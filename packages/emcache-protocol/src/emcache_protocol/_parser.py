@@ -43,6 +43,8 @@ Reply grammar (memcached protocol.txt)::
     PREFIX <prefix> get <n> hit <n> set <n> del <n>\\r\\n ... END\\r\\n    (stats detail dump)
     CONFIG cluster 0 <bytes>\\r\\n<version>\\n<host>|<ip>|<port> ...\\n\\r\\nEND\\r\\n
     ERROR\\r\\n | CLIENT_ERROR <message>\\r\\n | SERVER_ERROR <message>\\r\\n
+    VA <size> <flags>*\\r\\n<data block>\\r\\n | HD|EN|NF|NS|EX <flags>*\\r\\n | MN\\r\\n
+                                        (meta commands: emcache_protocol._meta_parser)
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from emcache_protocol._grammar import (
     unexpected,
 )
 from emcache_protocol._keys import U32_MAX, U64_MAX
+from emcache_protocol._meta_parser import MetaReaders
 from emcache_protocol._replies import (
     NEED_DATA,
     ErrorReply,
@@ -120,7 +123,7 @@ _CONFIG_TRAILER: Final = b"\r\nEND\r\n"
 _CONFIG_LINE: Final = re.compile(rb"CONFIG cluster ([0-9]{1,10}) ([0-9]{1,20})\r\n").match
 
 
-class ResponseParser:
+class ResponseParser(MetaReaders):
     """Turn the bytes of a memcached connection into typed replies, in request order.
 
     Feed every chunk read from the connection to :meth:`receive_data`, then call
@@ -166,6 +169,7 @@ class ResponseParser:
         self._values: list[Value] = []
         self._key_index = 0
         self._stats: dict[str, str] = {}
+        self._batch = None
         self._readers: dict[ReplyKind, Callable[[], Any]] = {
             ReplyKind.INCR_DECR: self._incr_decr,
             ReplyKind.TOUCH: self._touch,
@@ -274,7 +278,11 @@ class ResponseParser:
                 return reply
             reply = self._status(STORAGE_LINES, "storage")
             return reply
-        reply = self._readers[kind]()
+        reader = self._readers.get(kind)
+        if reader is None:  # the meta commands
+            reply = self._meta_reply(request)
+            return reply
+        reply = reader()
         return reply
 
     # -- buffer ---------------------------------------------------------------
@@ -320,6 +328,25 @@ class ResponseParser:
             raise ProtocolError(msg)
         self._pos = eol + 1
         return buf[pos : eol - 1]
+
+    def _block(self, start: int, size: int) -> bytes | None:
+        """Consume a data block of ``size`` bytes and its ``\\r\\n`` at the read position.
+
+        Until all of it has arrived, return ``None`` and move back to ``start`` (the
+        beginning of the reply), asking for the bytes missing from there.
+        """
+        buf = self._buf
+        begin = self._pos
+        end = begin + size
+        if end + 2 > len(buf):
+            self._pos = start
+            self._wait(end + 2 - start)
+            return None
+        if not buf.startswith(b"\r\n", end):
+            msg = f"data block not followed by \\r\\n: {shown(buf[end : end + 2])}"
+            raise ProtocolError(msg)
+        self._pos = end + 2
+        return buf[begin:end]
 
     # -- one-line replies -------------------------------------------------------
 

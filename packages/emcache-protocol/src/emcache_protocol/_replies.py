@@ -45,6 +45,14 @@ class ReplyKind(enum.Enum):
             size bound, which is read to its end and dropped.
         CONFIG: ``config get cluster``; a :class:`ClusterConfig`, or ``None`` when the
             server answers a bare ``END``.
+        META_GET: ``mg``; a :class:`MetaResult` with status ``VA``, ``HD`` or ``EN``.
+        META_SET: ``ms``; a :class:`MetaResult` with status ``HD``, ``NS``, ``EX`` or ``NF``.
+        META_DELETE: ``md``; a :class:`MetaResult` with status ``HD``, ``NF`` or ``EX``.
+        META_ARITHMETIC: ``ma``; a :class:`MetaResult` with status ``HD``, ``VA``, ``NF``,
+            ``NS`` or ``EX``.
+        META_NOOP: ``mn``; ``MetaStatus.MN``.
+        META_BATCH: quiet meta requests closed by ``mn``; a list with one entry per request
+            (see :func:`meta_batch_command`).
     """
 
     STORAGE = "storage"
@@ -57,6 +65,12 @@ class ReplyKind(enum.Enum):
     VERSION = "version"
     STATS = "stats"
     CONFIG = "config"
+    META_GET = "meta_get"
+    META_SET = "meta_set"
+    META_DELETE = "meta_delete"
+    META_ARITHMETIC = "meta_arithmetic"
+    META_NOOP = "meta_noop"
+    META_BATCH = "meta_batch"
 
 
 class Status(enum.Enum):

@@ -20,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, Generic, NamedTuple, TypeVar
 
+from emcache_protocol._meta_replies import MetaResult, MetaStatus
 from emcache_protocol._replies import (
     ClusterConfig,
+    ErrorReply,
     ReplyKind,
     StatsReply,
     Status,
@@ -32,6 +34,9 @@ from emcache_protocol._replies import (
 __all__ = [
     "ConfigRequest",
     "IncrDecrRequest",
+    "MetaBatchRequest",
+    "MetaNoopRequest",
+    "MetaRequest",
     "Request",
     "RetrievalRequest",
     "StatsRequest",
@@ -52,7 +57,8 @@ class Request(NamedTuple, Generic[T_co]):
     Attributes:
         data: The bytes to write: the command line, and the data block if any.
         kind: The kind of reply the request expects.
-        keys: For retrievals, the keys asked for, in request order; else ``None``.
+        keys: For retrievals, the keys asked for, in request order; for a meta request, its
+            one key; for a meta batch, the key of each of its requests; else ``None``.
     """
 
     data: bytes
@@ -77,6 +83,13 @@ StatsRequest = Request[StatsReply]
 """stats."""
 ConfigRequest = Request[ClusterConfig | None]
 """``config get cluster``: the configuration, or ``None`` for a bare ``END``."""
+MetaRequest = Request[MetaResult]
+"""mg, ms, md, ma."""
+MetaNoopRequest = Request[MetaStatus]
+"""mn: ``MetaStatus.MN``."""
+MetaBatchRequest = Request[list[MetaResult | ErrorReply | None]]
+"""Quiet meta requests closed by ``mn``: one entry per request, ``None`` where the server
+kept its nominal reply to itself (see :func:`~emcache_protocol.meta_batch_command`)."""
 
 new_request: Final = tuple.__new__
 """``new_request(Request, (data, kind, keys))`` builds a request without the Python-level
