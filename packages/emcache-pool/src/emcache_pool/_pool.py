@@ -38,13 +38,14 @@ from emcache_pool._connection import Connection
 from emcache_pool._connections import ConnectionSet
 from emcache_pool._connector import Connector
 from emcache_pool._endpoints import Endpoint, endpoint_text
+from emcache_pool._meta import MetaSupport
 from emcache_pool._metrics import (
     LATENCY_SAMPLE_EVERY,
     ConnectionPoolMetrics,
     RequestCounters,
     percentiles,
 )
-from emcache_pool._order import KeyPins
+from emcache_pool._order import KeyPins, Keys
 from emcache_pool._timeouts import DeadlineQueue
 from emcache_pool.errors import PoolClosedError
 from emcache_protocol import ErrorReply, Request
@@ -106,6 +107,7 @@ class ConnectionPool:
         self._deadlines = DeadlineQueue(self._loop, self._request_timed_out)
         self._counters = RequestCounters()
         self._pins = KeyPins()
+        self._meta = MetaSupport(label)
         self._grow = False
         self._closing = False
         self._closed = False
@@ -123,6 +125,33 @@ class ConnectionPool:
         """Whether the node is considered reachable."""
         return self._connector.healthy
 
+    @property
+    def meta_supported(self) -> bool | None:
+        """Whether the node speaks the meta commands; ``None`` until :meth:`require_meta` knows."""
+        return self._meta.supported
+
+    async def require_meta(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Make sure the node speaks the meta commands before a meta request is sent to it.
+
+        The first call asks the node (``mn``, then ``version``) and the answer is kept: later
+        calls return at once, or raise at once. Send no meta request to a node before this
+        returned: a server without them would read an ``ms`` data block as a command and
+        answer one request twice.
+
+        Args:
+            timeout: Seconds to wait for the check; ``None`` waits forever.
+
+        Raises:
+            MetaNotSupportedError: The node does not speak the meta commands of memcached
+                1.6.10 or later.
+            TimeoutError: The check did not finish in time (the next call tries again).
+            ConnectError: No connection is open and none could be opened.
+            PoolClosedError: The pool is closed or draining.
+        """
+        if self._meta.supported:
+            return
+        await self._meta.require(self, timeout)
+
     async def __aenter__(self) -> ConnectionPool:
         return self
 
@@ -136,7 +165,7 @@ class ConnectionPool:
         request: Request[T],
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - per request, not per call
-        key: bytes | None = None,
+        key: Keys | None = None,
     ) -> T | ErrorReply:
         """Send one request to the node and return its reply.
 
@@ -144,8 +173,9 @@ class ConnectionPool:
             request: The request, as produced by an ``emcache_protocol`` encoder.
             timeout: Seconds to wait for the reply, waiting for a connection included;
                 ``None`` waits forever.
-            key: The key a write applies to. Requests given the same key are never
-                reordered on the wire after their caller gave up on them (see the module).
+            key: The key a write applies to, or the keys of a write to many (a quiet meta
+                batch). Requests given the same key are never reordered on the wire after
+                their caller gave up on them (see the module).
 
         Returns:
             The typed reply of the request, or the :class:`~emcache_protocol.ErrorReply`
@@ -180,7 +210,7 @@ class ConnectionPool:
         counters.executed += 1
         return reply
 
-    async def execute_noreply(self, request: Request[Any], *, key: bytes | None = None) -> None:
+    async def execute_noreply(self, request: Request[Any], *, key: Keys | None = None) -> None:
         """Send one request without waiting for its reply, which is read and dropped.
 
         This is emcache's one notion of ``noreply``: the request goes out as any other (the
@@ -231,7 +261,7 @@ class ConnectionPool:
         fut.add_done_callback(self._count_submitted)
         return fut
 
-    def _connection_for(self, key: bytes | None) -> Connection | None:
+    def _connection_for(self, key: Keys | None) -> Connection | None:
         """The connection a request goes to now (``None``: it must wait for one to open)."""
         if self._closing:
             raise PoolClosedError(f"connection pool of {self._label} is closed")
@@ -286,7 +316,7 @@ class ConnectionPool:
         request: Request[T],
         timeout: float | None,  # noqa: ASYNC109 - per request, not per call
         noreply: bool,
-        key: bytes | None,
+        key: Keys | None,
     ) -> T | ErrorReply:
         connector = self._connector
         if connector.backing_off and connector.last_error is not None:

@@ -15,6 +15,7 @@ from emcache_protocol import ErrorReply
 __all__ = [
     "ConnectError",
     "ConnectionLostError",
+    "MetaNotSupportedError",
     "PairingLostError",
     "PoolClosedError",
     "PoolError",
@@ -69,3 +70,22 @@ class PairingLostError(ServerProtocolError):
 
     def __reduce__(self) -> tuple[type[PairingLostError], tuple[str, ErrorReply]]:
         return (type(self), (str(self), self.reply))
+
+
+class MetaNotSupportedError(PoolError):
+    """The node does not speak the meta commands (``mg``, ``ms``, ``md``, ``ma``, ``mn``).
+
+    Raised by :meth:`~emcache_pool.ConnectionPool.require_meta` before any meta request is
+    sent: memcached older than 1.6 does not know them, and 1.6.0 to 1.6.9 speak an older
+    dialect. The classic commands keep working on the node.
+
+    Attributes:
+        version: The version the node reported, or ``None`` if it is not known.
+    """
+
+    def __init__(self, message: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.version = version
+
+    def __reduce__(self) -> tuple[type[MetaNotSupportedError], tuple[str, str | None]]:
+        return (type(self), (str(self), self.version))
