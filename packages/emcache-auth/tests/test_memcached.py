@@ -228,11 +228,11 @@ async def test_handshake_logs_never_show_the_password(
         try:
             await authenticate(await connect(node, ssl_context), credentials)
         except AuthFailedError as exc:
-            logging.getLogger("emcache_auth").debug("handshake failed", exc_info=True)
+            logging.getLogger("emcache.auth").debug("handshake failed", exc_info=True)
             errors.append(exc)
 
     assert len(errors) == 2
-    assert any(record.name == "emcache_auth" for record in caplog.records)
+    assert any(record.name == "emcache.auth" for record in caplog.records)
     for secret in (AUTH.password, WRONG_PASSWORD):
         assert secret not in caplog.text
         for record in caplog.records:

@@ -162,11 +162,11 @@ async def test_faulty_endpoint_keeps_the_last_node_list(
     config_endpoint.set_nodes(pairs(nodes))
 
     def cluster_records():
-        return [r for r in caplog.records if r.name == "emcache_cluster"]
+        return [r for r in caplog.records if r.name == "emcache.cluster"]
 
     cluster = await Cluster.create([address(config_endpoint)], discovery(autodiscovery_timeout=0.3))
     try:
-        with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
+        with caplog.at_level(logging.WARNING, logger="emcache.cluster"):
             config_endpoint.mode = mode
             config_endpoint.set_nodes(pairs(nodes[:1]))
             await wait_until(lambda: any(reason in r.getMessage() for r in cluster_records()))
@@ -187,7 +187,7 @@ async def test_empty_node_list_keeps_the_last_node_list(launcher, config_endpoin
     config_endpoint.set_nodes(pairs(nodes))
     cluster = await Cluster.create([address(config_endpoint)], discovery())
     try:
-        with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
+        with caplog.at_level(logging.WARNING, logger="emcache.cluster"):
             config_endpoint.set_nodes([])
             await wait_until(
                 lambda: any("empty node list" in r.getMessage() for r in caplog.records)
@@ -209,7 +209,7 @@ async def test_create_starts_without_nodes_when_first_discovery_fails(
     config_endpoint.set_nodes([("127.0.0.1", 1)])
     config_endpoint.mode = mode
     start = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
+    with caplog.at_level(logging.WARNING, logger="emcache.cluster"):
         cluster = await Cluster.create(
             [address(config_endpoint)], discovery(autodiscovery_timeout=0.3)
         )
@@ -222,7 +222,7 @@ async def test_create_starts_without_nodes_when_first_discovery_fails(
         with pytest.raises(ClusterNoAvailableNodes, match=reason):
             cluster.pick_pools([b"a", b"b"])
         warning = next(
-            r for r in caplog.records if r.name == "emcache_cluster" and reason in r.getMessage()
+            r for r in caplog.records if r.name == "emcache.cluster" and reason in r.getMessage()
         )
         assert warning.levelno == logging.WARNING
         assert "starting with no nodes" in warning.getMessage()

@@ -51,13 +51,13 @@ async def test_dispatcher_logs_a_failing_hook_and_goes_on(caplog):
         seen.append(host)
 
     dispatcher = EventDispatcher(ClusterManagement({}))
-    with caplog.at_level(logging.ERROR, logger="emcache_cluster"):
+    with caplog.at_level(logging.ERROR, logger="emcache.cluster"):
         dispatcher.put(failing, A)
         dispatcher.put(recording, B)
         await asyncio.sleep(0.05)
     await dispatcher.close()
     assert seen == [B]
-    [record] = [r for r in caplog.records if r.name == "emcache_cluster"]
+    [record] = [r for r in caplog.records if r.name == "emcache.cluster"]
     assert "failing" in record.getMessage()
     assert record.exc_info is not None
 
@@ -75,7 +75,7 @@ async def test_dispatcher_drops_the_oldest_event_when_full(caplog):
     dispatcher = EventDispatcher(ClusterManagement({}), maxsize=2)
     dispatcher.put(blocking, A)
     await asyncio.sleep(0)  # the task takes A and blocks in its hook
-    with caplog.at_level(logging.WARNING, logger="emcache_cluster"):
+    with caplog.at_level(logging.WARNING, logger="emcache.cluster"):
         for host in (A, B, C):
             dispatcher.put(blocking, host)
     release.set()

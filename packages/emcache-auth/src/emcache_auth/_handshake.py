@@ -37,7 +37,7 @@ __all__ = [
     "on_connect_step",
 ]
 
-_log = logging.getLogger("emcache_auth")
+_log = logging.getLogger("emcache.auth")
 
 T = TypeVar("T")
 

@@ -51,7 +51,7 @@ from emcache_protocol import ErrorReply, ProtocolError, config_get_cluster_comma
 
 __all__ = ["Autodiscovery", "discovered_endpoints", "fetch_config"]
 
-logger = logging.getLogger("emcache_cluster")
+logger = logging.getLogger("emcache.cluster")
 
 ApplyNodes = Callable[[list[MemcachedHostAddress]], None]
 

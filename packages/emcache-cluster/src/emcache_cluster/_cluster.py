@@ -55,7 +55,7 @@ __all__ = ["Cluster"]
 # the cache stays under 5 MB.
 _ROUTE_CACHE_SIZE = 16384
 
-logger = logging.getLogger("emcache_cluster")
+logger = logging.getLogger("emcache.cluster")
 
 
 class Cluster:

@@ -22,7 +22,7 @@ from emcache_pool import ConnectionPoolMetrics, Endpoint
 
 __all__ = ["EVENT_QUEUE_SIZE", "ClusterEvents", "ClusterManagement", "EventDispatcher"]
 
-logger = logging.getLogger("emcache_cluster")
+logger = logging.getLogger("emcache.cluster")
 
 EVENT_QUEUE_SIZE = 1024
 """Events waiting for their hook beyond this many drop the oldest one."""

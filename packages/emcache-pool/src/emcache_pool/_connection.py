@@ -65,7 +65,7 @@ from emcache_protocol import (
 
 __all__ = ["Connection", "ErrorFactory"]
 
-logger = logging.getLogger("emcache_pool")
+logger = logging.getLogger("emcache.pool")
 
 # Bytes queued for writing past which a caller that does not wait for its reply waits for
 # the queue to be written (see Connection.drain).

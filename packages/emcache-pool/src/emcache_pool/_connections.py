@@ -31,7 +31,7 @@ from emcache_pool.errors import ConnectionLostError
 
 __all__ = ["ConnectionHolder", "ConnectionSet"]
 
-logger = logging.getLogger("emcache_pool")
+logger = logging.getLogger("emcache.pool")
 
 _STALL_CHECK_EVERY = 0.25
 _STALLED_ABANDON_AFTER = 5.0

@@ -26,7 +26,7 @@ from emcache_pool._endpoints import Endpoint
 
 __all__ = ["Connector"]
 
-logger = logging.getLogger("emcache_pool")
+logger = logging.getLogger("emcache.pool")
 
 _FIRST_BACKOFF = 0.05
 _MAX_BACKOFF = 1.0
