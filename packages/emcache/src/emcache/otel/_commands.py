@@ -1,0 +1,275 @@
+"""Wrappers of the client's commands: one span and one duration per memcached command.
+
+Strategy. :func:`emcache.otel.instrument` replaces the command methods of
+:class:`emcache.Client` with these wrappers and :func:`emcache.otel.uninstrument` puts
+the originals back, so a process that never instruments runs the client's own methods,
+with no check and no extra frame.
+
+A wrapper learns the node before the command runs, by asking the cluster for the key's
+pool as the client is about to (a lookup in the cluster's route cache); node commands
+name their node. Commands over many keys are one span for the call and one child span
+per request to a node, made by the wrapper of ``Client._fetch_many_on_pool``, which
+finds its parent in a context variable (tasks copy it). An autobatched ``get`` learns
+the size of the batch it rode in from the wrapper of ``AutoBatcher._start_batch``,
+which finds each caller's record by its future.
+
+Invariants: a wrapper returns or raises exactly what the original does; it never
+records a key unless ``record_keys`` was asked for, and never a value.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+from emcache._batching import AutoBatcher
+from emcache._client import Client
+from emcache._item import Item
+from emcache.otel._names import AUTOBATCHED, HIT, HITS, MISSES
+from emcache.otel._telemetry import Call, Telemetry, batch_attributes
+from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath
+from emcache_protocol import RetrievalRequest, Value
+
+__all__ = [
+    "batcher_get",
+    "fetched_on_pool",
+    "keyed",
+    "many_keys",
+    "node_command",
+    "retrieval",
+    "start_batch",
+    "storage",
+]
+
+Command = Callable[..., Awaitable[Any]]
+_VALUE_TYPES = (bytes, bytearray, memoryview)
+
+
+class _FanOut:
+    """A many-key call in flight: the parent of its per-node spans, and their totals."""
+
+    __slots__ = ("command", "hits", "keys", "operation", "parent")
+
+    def __init__(self, operation: str, command: str, call: Call) -> None:
+        self.operation = operation
+        self.command = command
+        self.parent = call.parent
+        self.keys = 0
+        self.hits = 0
+
+
+_FAN_OUT: ContextVar[_FanOut | None] = ContextVar("emcache.otel.fan_out", default=None)
+_AUTOBATCHED: ContextVar[Call | None] = ContextVar("emcache.otel.autobatched", default=None)
+# future handed out by AutoBatcher.get -> the call waiting on it, until its batch starts
+_WAITING_FOR_BATCH: dict[object, Call] = {}
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _route(client: Client, key: object) -> Endpoint | None:
+    """The node the client sends ``key`` to; None if it cannot say (the call will raise)."""
+    try:
+        return client._cluster.pick_pool(key).endpoint  # type: ignore[arg-type]
+    except Exception:
+        return None
+
+
+# -- one key ------------------------------------------------------------------------------------
+def retrieval(
+    telemetry: Telemetry, operation: str, original: Command, key_at: int, *, batchable: bool
+) -> Command:
+    """get, gets, gat, gats: the span says whether the key was found (``emcache.hit``)."""
+
+    @functools.wraps(original)
+    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
+        key = _argument(args, kwargs, key_at, "key")
+        series = telemetry.series(operation, _route(self, key))
+        call = telemetry.begin(series)
+        telemetry.query(call, operation, (key,))
+        token = _AUTOBATCHED.set(call) if batchable and self._batcher is not None else None
+        try:
+            item: Item | None = await original(self, *args, **kwargs)
+        except BaseException as exc:
+            telemetry.fail(call, exc)
+            raise
+        finally:
+            if token is not None:
+                _AUTOBATCHED.reset(token)
+                _WAITING_FOR_BATCH.pop(call.future, None)
+        if item is None:
+            series.misses += 1
+        else:
+            series.hits += 1
+            series.received += len(item.value)
+        if call.span is None:
+            telemetry.succeed(call)
+        elif token is None:
+            telemetry.succeed(call, {HIT: item is not None})
+        else:
+            attributes = {HIT: item is not None, AUTOBATCHED: True}
+            telemetry.succeed(call, attributes | batch_attributes(call.batch_size))
+        return item
+
+    return traced
+
+
+def storage(telemetry: Telemetry, operation: str, original: Command) -> Command:
+    """set, add, replace, append, prepend, cas: counts the bytes of the values stored."""
+
+    @functools.wraps(original)
+    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
+        key = _argument(args, kwargs, 0, "key")
+        series = telemetry.series(operation, _route(self, key))
+        call = telemetry.begin(series)
+        telemetry.query(call, operation, (key,))
+        try:
+            result = await original(self, *args, **kwargs)
+        except BaseException as exc:
+            telemetry.fail(call, exc)
+            raise
+        value = _argument(args, kwargs, 1, "value")
+        if isinstance(value, _VALUE_TYPES):
+            series.sent += len(value)
+        telemetry.succeed(call)
+        return result
+
+    return traced
+
+
+def keyed(telemetry: Telemetry, operation: str, command: str, original: Command) -> Command:
+    """increment, decrement, touch, delete."""
+
+    @functools.wraps(original)
+    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
+        key = _argument(args, kwargs, 0, "key")
+        call = telemetry.begin(telemetry.series(operation, _route(self, key)))
+        telemetry.query(call, command, (key,))
+        try:
+            result = await original(self, *args, **kwargs)
+        except BaseException as exc:
+            telemetry.fail(call, exc)
+            raise
+        telemetry.succeed(call)
+        return result
+
+    return traced
+
+
+def node_command(telemetry: Telemetry, operation: str, original: Command) -> Command:
+    """flush_all, verbosity, cache_memlimit, version, stats: the node is their argument."""
+
+    @functools.wraps(original)
+    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
+        node = _argument(args, kwargs, 0, "memcached_host_address")
+        if not isinstance(node, MemcachedHostAddress | MemcachedUnixSocketPath):
+            node = None
+        call = telemetry.begin(telemetry.series(operation, node))
+        try:
+            result = await original(self, *args, **kwargs)
+        except BaseException as exc:
+            telemetry.fail(call, exc)
+            raise
+        telemetry.succeed(call)
+        return result
+
+    return traced
+
+
+# -- many keys ----------------------------------------------------------------------------------
+def many_keys(telemetry: Telemetry, operation: str, command: str, original: Command) -> Command:
+    """get_many, gets_many, gat_many, gats_many: the call's span, parent of one per node.
+
+    The call itself has no duration measurement and counts nothing: each request to a
+    node does.
+    """
+
+    @functools.wraps(original)
+    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
+        call = telemetry.begin(telemetry.series(operation, None))
+        fan_out = _FanOut(operation, command, call)
+        token = _FAN_OUT.set(fan_out)
+        try:
+            items: dict[bytes, Item] = await original(self, *args, **kwargs)
+        except BaseException as exc:
+            telemetry.fail(call, exc, measured=False)
+            raise
+        finally:
+            _FAN_OUT.reset(token)
+        attributes = {HITS: fan_out.hits, MISSES: fan_out.keys - fan_out.hits}
+        telemetry.succeed(call, attributes | batch_attributes(fan_out.keys), measured=False)
+        return items
+
+    return traced
+
+
+def fetched_on_pool(telemetry: Telemetry, original: Command) -> Command:
+    """``Client._fetch_many_on_pool``: one request of a many-key call, to one node."""
+
+    @functools.wraps(original)
+    async def traced(self: Client, pool: ConnectionPool, request: RetrievalRequest) -> Any:
+        fan_out = _FAN_OUT.get()
+        if fan_out is None:
+            return await original(self, pool, request)
+        series = telemetry.series(fan_out.operation, pool.endpoint)
+        call = telemetry.begin(series, fan_out.parent)
+        keys = request.keys or ()
+        telemetry.query(call, fan_out.command, keys)
+        try:
+            values: list[Value] = await original(self, pool, request)
+        except BaseException as exc:
+            telemetry.fail(call, exc)
+            raise
+        hits = len(values)
+        misses = len(keys) - hits
+        fan_out.keys += len(keys)
+        fan_out.hits += hits
+        series.hits += hits
+        series.misses += misses
+        series.received += sum(len(value[2]) for value in values)  # (key, flags, value, cas)
+        telemetry.succeed(call, {HITS: hits, MISSES: misses} | batch_attributes(len(keys)))
+        return values
+
+    return traced
+
+
+# -- autobatching -------------------------------------------------------------------------------
+def batcher_get(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``AutoBatcher.get``: remember which call waits on the future it hands out."""
+
+    @functools.wraps(original)
+    def traced(self: AutoBatcher, key: bytes, return_flags: bool, return_cas: bool) -> Any:
+        future = original(self, key, return_flags, return_cas)
+        call = _AUTOBATCHED.get()
+        if call is not None:
+            call.future = future
+            _WAITING_FOR_BATCH[future] = call
+        return future
+
+    return traced
+
+
+def start_batch(original: Callable[..., None]) -> Callable[..., None]:
+    """``AutoBatcher._start_batch``: tell each call of the batch how many keys it holds."""
+
+    @functools.wraps(original)
+    def traced(
+        self: AutoBatcher,
+        pool: ConnectionPool,
+        command: bytes,
+        keys: list[bytes],
+        waiters: dict[bytes, list[tuple[object, bool]]],
+        return_cas: bool,
+    ) -> None:
+        size = len(keys)
+        for key in keys:
+            for future, _ in waiters.get(key, ()):
+                call = _WAITING_FOR_BATCH.pop(future, None)
+                if call is not None:
+                    call.batch_size = size
+        original(self, pool, command, keys, waiters, return_cas)
+
+    return traced
