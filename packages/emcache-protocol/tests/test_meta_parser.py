@@ -41,6 +41,21 @@ def test_meta_parser_reads_a_value() -> None:
     assert parse(b"VA 5\r\nhello\r\n", GET) == MetaResult(MetaStatus.VA, value=b"hello")
 
 
+@pytest.mark.parametrize(
+    "line", [b"VA 1 f4294967296\r\nx\r\n", b"VA 1 f1\r\nxy\r\n", b"VA 1 f\r\nx\r\n"]
+)
+def test_meta_parser_fast_path_refuses_what_the_general_one_refuses(line: bytes) -> None:
+    """The whole-hit fast path of mg falls back to the general reader, which raises."""
+    with pytest.raises(ProtocolError):
+        parse(line, GET)
+
+
+def test_meta_parser_reads_a_value_and_flags() -> None:
+    """The common mg hit with client flags."""
+    reply = parse(b"VA 3 f4294967295\r\nabc\r\n", GET)
+    assert reply == MetaResult(MetaStatus.VA, value=b"abc", flags=2**32 - 1)
+
+
 def test_meta_parser_reads_a_value_holding_crlf() -> None:
     """A data block is read by its length: a \\r\\n inside it is data."""
     reply = parse(b"VA 7 f1\r\na\r\nEN\r\n\r\n", GET)

@@ -68,6 +68,7 @@ from emcache_protocol._grammar import (
 )
 from emcache_protocol._keys import U32_MAX, U64_MAX
 from emcache_protocol._meta_parser import MetaReaders
+from emcache_protocol._meta_replies import MetaResult, MetaStatus
 from emcache_protocol._replies import (
     NEED_DATA,
     ErrorReply,
@@ -119,6 +120,12 @@ _RETRIEVAL_CAS: Final = ReplyKind.RETRIEVAL_CAS
 _STORAGE: Final = ReplyKind.STORAGE
 _cas_of: Final = itemgetter(3)
 _STORED: Final = Status.STORED
+# A whole mg hit that asked for the value and maybe the client flags: VA <n>[ f<flags>].
+_META_VALUE: Final = re.compile(rb"VA ([0-9]{1,10}+)(?: f([0-9]{1,10}+))?\r\n").match
+_META_GET: Final = ReplyKind.META_GET
+_VA: Final = MetaStatus.VA
+# The fields of a MetaResult after status, value and flags, when no other flag came back.
+_META_REST: Final = (None, None, None, None, False, False, False, None, None, None)
 _CONFIG_TRAILER: Final = b"\r\nEND\r\n"
 _CONFIG_LINE: Final = re.compile(rb"CONFIG cluster ([0-9]{1,10}) ([0-9]{1,20})\r\n").match
 
@@ -278,6 +285,22 @@ class ResponseParser(MetaReaders):
                 return reply
             reply = self._status(STORAGE_LINES, "storage")
             return reply
+        if kind is _META_GET:
+            # Fast path: a whole VA <n>[ f<flags>]\r\n<data>\r\n reply.
+            buf = self._buf
+            match = _META_VALUE(buf, self._pos)
+            if match is not None:
+                size, flags = match.groups()
+                start = match.end()
+                end = start + int(size)
+                if buf.startswith(b"\r\n", end) and end - start <= self._max_value_size:
+                    client_flags = None if flags is None else int(flags)
+                    if client_flags is None or client_flags <= U32_MAX:
+                        self._pos = end + 2
+                        meta = (_VA, buf[start:end], client_flags, *_META_REST)
+                        found = _new_value(MetaResult, meta)
+                        reply = found
+                        return reply
         reader = self._readers.get(kind)
         if reader is None:  # the meta commands
             reply = self._meta_reply(request)
