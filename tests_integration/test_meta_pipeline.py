@@ -172,7 +172,7 @@ class Worker:
             found = reply[0].value if reply else ABSENT
             assert found in self.model[key], f"{key!r}: {found!r} not in {self.model[key]}"
             if reply:
-                assert reply == [Value(key, 7, found, None)]
+                assert reply == [Value(key, 7, reply[0].value, None)]
 
     # -- quiet batches --------------------------------------------------------------------
 
@@ -223,7 +223,8 @@ class Worker:
             assert ABSENT in self.model[key], f"{key!r}: a miss the model does not allow"
             return
         assert reply.status is MetaStatus.VA
-        assert reply.value is not None and reply.value.startswith(key + b"="), "another key's"
+        assert reply.value is not None
+        assert reply.value.startswith(key + b"="), "a value of another key"
         assert reply.value in self.model[key], f"{key!r}: {reply.value!r} not in the model"
 
     def written(self, key: bytes, value: bytes | None, done: bool) -> None:
@@ -274,4 +275,3 @@ async def test_meta_pipeline_every_reply_to_its_caller(memcached: MemcachedNode,
     assert sent >= TOTAL_REQUESTS
     assert cancelled > 100
     assert completed > cancelled
-

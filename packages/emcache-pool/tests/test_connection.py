@@ -9,7 +9,16 @@ import pytest
 
 from emcache_pool import Connection, MemcachedHostAddress, open_connection
 from emcache_pool.errors import ConnectionLostError, ServerProtocolError
-from emcache_protocol import Request, Status, Value, retrieval_command, storage_command
+from emcache_protocol import (
+    Request,
+    Status,
+    Value,
+    command_ends,
+    meta_batch_command,
+    meta_set_command,
+    retrieval_command,
+    storage_command,
+)
 
 GET_A = retrieval_command(b"get", [b"a"])
 GET_B = retrieval_command(b"get", [b"b"])
@@ -194,6 +203,24 @@ async def test_connection_tls_writes_whole_requests_in_record_sized_chunks(fake_
     assert all(len(w) <= 16 * 1024 for w in transport.writes if large not in w)
     assert large in transport.writes
     assert all(w.count(b"set ") == len(w) // len(small) for w in transport.writes if w != large)
+
+
+@pytest.mark.asyncio
+async def test_connection_tls_cuts_a_batch_between_its_commands(fake_transport):
+    """On TLS, a quiet meta batch longer than a record is written in pieces of whole commands."""
+    conn = _connection()
+    transport = _TLSTransport.attach(fake_transport, conn)
+    values = [b"v" * size for size in (100, 3000, 20_000, 700, 9000, 9000, 1)]
+    batch = meta_batch_command([meta_set_command(b"k%d" % i, v) for i, v in enumerate(values)])
+    _send(conn, batch)
+    await _next_iteration()
+    assert b"".join(transport.writes) == batch.data
+    ends = set(command_ends(batch))
+    offset = 0
+    for write in transport.writes:
+        offset += len(write)
+        assert offset in ends, "a write that ends inside a command"
+        assert len(write) <= 16 * 1024 or write.count(b"\r\nms ") == 0
 
 
 @pytest.mark.asyncio

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import ssl
 from collections.abc import Callable
 
 import pytest
@@ -176,3 +178,22 @@ async def test_pool_given_up_batch_pins_its_keys(memcached, make_pool):
         await asyncio.sleep(0.4)  # anything still held back has reached the node by now
         reply = await pool.execute(meta_get_command(b"c"), timeout=2.0)
         assert reply == MetaResult(MetaStatus.VA, value=b"second")
+
+
+@pytest.mark.asyncio
+async def test_pool_tls_batches_do_not_stall(memcached_tls, make_pool, caplog):
+    """Over TLS, batches of many values get their MN without the stall nudge's help.
+
+    memcached before 1.6.39 leaves the end of a TLS record unread when a data block ends
+    inside it; a batch is written in pieces of whole commands, so no record does.
+    """
+    context = ssl.create_default_context(cafile=str(memcached_tls.tls.ca_file))
+    endpoint = MemcachedHostAddress(memcached_tls.host, memcached_tls.port)
+    pool: ConnectionPool = make_pool(endpoint, ssl_context=context, server_hostname="localhost")
+    await pool.require_meta(timeout=2.0)
+    with caplog.at_level(logging.DEBUG, logger="emcache"):
+        for size in (10, 100, 1000, 5000):
+            sets = [meta_set_command(b"k%d" % i, b"x" * size) for i in range(300)]
+            for _ in range(5):
+                assert await pool.execute(meta_batch_command(sets), timeout=5.0) == [None] * 300
+    assert not [r for r in caplog.records if "nudging" in r.getMessage()]

@@ -35,7 +35,8 @@ ends inside a TLS record: the rest of that record stays decrypted in OpenSSL's b
 server waits for the socket, and if it was the last record of a burst the last replies never
 come. So on TLS the queued requests are written in chunks of whole requests of at most one TLS
 record (16 KiB), a longer request alone: a record then never ends inside a data block that is
-followed by more requests. As a safety net, a TLS connection the pool serves with (see
+followed by more requests; a request that holds many commands (a quiet meta batch) is cut
+between its commands for this. As a safety net, a TLS connection the pool serves with (see
 :meth:`Connection.watch_stalls`) that has requests in flight and receives nothing for
 ``_NUDGE_AFTER`` writes one ``version`` request, whose reply is read and dropped: any new
 bytes make the server read its buffer again.
@@ -60,6 +61,7 @@ from emcache_protocol import (
     ProtocolError,
     Request,
     ResponseParser,
+    command_ends,
     version_command,
 )
 
@@ -184,7 +186,10 @@ class Connection(asyncio.Protocol):
             raise self._error_factory()
         self._pending.append((waiter, request))
         data = request[0]
-        self._wbuf.append(data)
+        if self._tls and len(data) > _TLS_RECORD:
+            self._wbuf.extend(_whole_commands(request))  # so that records end between them
+        else:
+            self._wbuf.append(data)
         self._wbuf_size += len(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -441,3 +446,12 @@ class Connection(asyncio.Protocol):
         on_close, self._on_close = self._on_close, None
         if on_close is not None:
             on_close(self)
+
+
+def _whole_commands(request: Request[Any]) -> list[bytes]:
+    """The commands of a request, each whole (one for most, one per member of a batch)."""
+    data = request[0]
+    ends = command_ends(request)
+    if len(ends) == 1:
+        return [data]
+    return [data[start:end] for start, end in zip([0, *ends], ends, strict=False)]

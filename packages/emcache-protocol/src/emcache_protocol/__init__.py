@@ -24,7 +24,7 @@ from emcache_protocol._commands import (
     version_command,
 )
 from emcache_protocol._keys import MAX_KEY_LENGTH, validate_key
-from emcache_protocol._meta_batch import meta_batch_command, meta_noop_command
+from emcache_protocol._meta_batch import command_ends, meta_batch_command, meta_noop_command
 from emcache_protocol._meta_commands import (
     MAX_BINARY_KEY_LENGTH,
     MAX_OPAQUE_LENGTH,
@@ -98,6 +98,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as test_public_api checks
     "__version__",
     "auth_command",
     "cache_memlimit_command",
+    "command_ends",
     "config_get_cluster_command",
     "delete_command",
     "flush_all_command",

@@ -18,7 +18,7 @@ since the last reply belong to the silent requests since that reply.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from emcache_protocol._grammar import shown
 from emcache_protocol._meta_replies import MetaResult
@@ -32,7 +32,7 @@ from emcache_protocol._requests import (
 )
 from emcache_protocol.errors import ProtocolError, ProtocolValidationError
 
-__all__ = ["BatchReplies", "meta_batch_command", "meta_noop_command"]
+__all__ = ["BatchReplies", "command_ends", "meta_batch_command", "meta_noop_command"]
 
 # Where the flags of each request that may join a batch start among the tokens of its line.
 _FIRST_FLAG: Final = {
@@ -103,6 +103,34 @@ def meta_batch_command(requests: Iterable[MetaRequest]) -> MetaBatchRequest:
         keys.append(request_keys[0])
     parts.append(b"mn\r\n")
     return new_request(Request, (b"".join(parts), ReplyKind.META_BATCH, keys))
+
+
+def command_ends(request: Request[Any]) -> list[int]:
+    """The offsets in ``request.data`` just past each command it holds, in order.
+
+    Most requests hold one command; a meta batch holds one per request and the closing
+    ``mn``. A writer that must cut a long request (memcached before 1.6.39 can leave the
+    end of a TLS record unread when a data block ends inside it) cuts it at these offsets,
+    so that every piece ends with a whole command.
+
+    Args:
+        request: A request built by an encoder of this package.
+
+    Returns:
+        The offsets, increasing; the last is ``len(request.data)``.
+    """
+    data, kind, _ = request
+    if kind is not ReplyKind.META_BATCH:
+        return [len(data)]
+    ends = []
+    pos = 0
+    while pos < len(data):
+        end = data.index(b"\r\n", pos) + 2
+        if data.startswith(b"ms ", pos):  # ms <key> <length> ...: the data block follows
+            end += int(data[pos:end].split(b" ", 3)[2]) + 2
+        ends.append(end)
+        pos = end
+    return ends
 
 
 class BatchReplies:
