@@ -37,3 +37,12 @@ def test_errors_share_the_pool_error_base() -> None:
 
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.PoolError)
+
+
+def test_meta_support_is_public() -> None:
+    """The facade checks a node with require_meta and maps MetaNotSupportedError."""
+    from emcache_pool import errors
+
+    assert "MetaNotSupportedError" in errors.__all__
+    assert callable(emcache_pool.ConnectionPool.require_meta)
+    assert isinstance(emcache_pool.ConnectionPool.meta_supported, property)

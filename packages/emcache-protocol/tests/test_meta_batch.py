@@ -12,6 +12,7 @@ from emcache_protocol import (
     ProtocolError,
     ResponseParser,
     Status,
+    command_ends,
     meta_arithmetic_command,
     meta_batch_command,
     meta_delete_command,
@@ -159,3 +160,28 @@ def test_meta_batch_decodes_binary_keys() -> None:
     parser = ResponseParser()
     parser.receive_data(b"HD kAA== b O0\r\nMN\r\n")
     assert parser.next_reply(batch) == [MetaResult(MetaStatus.HD, key=b"\x00", opaque=b"0")]
+
+
+def test_command_ends_cuts_a_batch_between_its_commands() -> None:
+    """A batch is cut after each request (an ms after its data block) and after mn."""
+    batch = meta_batch_command(
+        [
+            meta_set_command(b"a", b"x\r\nms b 1\r\n"),
+            meta_get_command(b"b"),
+            meta_set_command(b"c", b""),
+        ]
+    )
+    ends = command_ends(batch)
+    pieces = [batch.data[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    assert pieces == [
+        b"ms a 12 q O0\r\nx\r\nms b 1\r\n\r\n",
+        b"mg b v q O1\r\n",
+        b"ms c 0 q O2\r\n\r\n",
+        b"mn\r\n",
+    ]
+
+
+def test_command_ends_of_a_single_request() -> None:
+    """Any other request is one command."""
+    request = storage_command(b"set", b"k", b"v\r\nset k 0 0 1\r\n")
+    assert command_ends(request) == [len(request.data)]
