@@ -174,7 +174,7 @@ def test_command_ends_cuts_a_batch_between_its_commands() -> None:
     ends = command_ends(batch)
     pieces = [batch.data[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
     assert pieces == [
-        b"ms a 12 q O0\r\nx\r\nms b 1\r\n\r\n",
+        b"ms a 11 q O0\r\nx\r\nms b 1\r\n\r\n",
         b"mg b v q O1\r\n",
         b"ms c 0 q O2\r\n\r\n",
         b"mn\r\n",
