@@ -56,3 +56,24 @@ def test_cluster_managment_is_the_1x_spelling_of_cluster_management() -> None:
     assert emcache.ClusterManagment is emcache.ClusterManagement
     assert emcache.ClusterManagement is emcache_cluster.ClusterManagement
     assert "ClusterManagment" not in emcache_cluster.__all__
+
+
+def test_meta_and_herd_names_are_exported() -> None:
+    """The meta results, herd control's result and their errors are public names."""
+    names = (
+        "FetchResult",
+        "FetchWaitTimeoutError",
+        "MetaCounter",
+        "MetaItem",
+        "MetaNotSupportedError",
+        "MetaSetMode",
+        "MetaStatus",
+        "MetaWriteResult",
+        "MultiKeyCommandError",
+        "MultiKeyStorageError",
+    )
+    for name in names:
+        assert name in emcache.__all__, name
+    assert issubclass(emcache.MetaNotSupportedError, emcache.CommandError)
+    assert issubclass(emcache.MultiKeyStorageError, emcache.StorageCommandError)
+    assert issubclass(emcache.FetchWaitTimeoutError, TimeoutError)

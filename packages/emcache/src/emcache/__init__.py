@@ -25,7 +25,9 @@ from emcache._config import (
     DEFAULT_TIMEOUT,
 )
 from emcache._create import ClientCreation, create_client
+from emcache._herd import FetchResult
 from emcache._item import Item
+from emcache._meta import MetaCounter, MetaItem, MetaSetMode, MetaStatus, MetaWriteResult
 from emcache._view import CacheView
 from emcache.cluster import ClusterManagment
 from emcache.errors import (
@@ -38,6 +40,10 @@ from emcache.errors import (
     CodecMismatchError,
     CommandError,
     ConnectionFailedError,
+    FetchWaitTimeoutError,
+    MetaNotSupportedError,
+    MultiKeyCommandError,
+    MultiKeyStorageError,
     NotFoundCommandError,
     NotStoredStorageCommandError,
     OperationTimeoutError,
@@ -75,10 +81,20 @@ __all__ = [
     "CommandError",
     "ConnectionFailedError",
     "ConnectionPoolMetrics",
+    "FetchResult",
+    "FetchWaitTimeoutError",
     "Item",
     "JsonCodec",
     "MemcachedHostAddress",
     "MemcachedUnixSocketPath",
+    "MetaCounter",
+    "MetaItem",
+    "MetaNotSupportedError",
+    "MetaSetMode",
+    "MetaStatus",
+    "MetaWriteResult",
+    "MultiKeyCommandError",
+    "MultiKeyStorageError",
     "NotFoundCommandError",
     "NotStoredStorageCommandError",
     "OperationTimeoutError",

@@ -38,6 +38,10 @@ __all__ = [
     "CodecMismatchError",
     "CommandError",
     "ConnectionFailedError",
+    "FetchWaitTimeoutError",
+    "MetaNotSupportedError",
+    "MultiKeyCommandError",
+    "MultiKeyStorageError",
     "NotFoundCommandError",
     "NotStoredStorageCommandError",
     "OperationTimeoutError",
@@ -88,6 +92,51 @@ class OperationTimeoutError(CacheUnavailableError, TimeoutError):
     """The operation got no reply within the client's ``timeout``.
 
     A builtin :class:`TimeoutError` (``asyncio.TimeoutError``), as in emcache 1.x.
+    """
+
+
+class MetaNotSupportedError(CommandError):
+    """A node does not speak the meta commands of memcached 1.6.10 or later.
+
+    Raised on the first use of a meta method (``meta_get``, ``set_many``, ``fetch``,
+    ...) that needs such a node; the classic commands keep working on it.
+
+    Attributes:
+        version: The version the node reported, or None.
+    """
+
+    def __init__(self, message: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+class MultiKeyCommandError(CommandError):
+    """Some keys of ``delete_many``, ``touch_many`` or ``meta_get_many`` failed.
+
+    The other keys were handled: the batch of each node runs to its end.
+
+    Attributes:
+        failed: Each failed key and the reason, as the server gave it.
+    """
+
+    def __init__(self, message: str, failed: dict[bytes, str]) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
+class MultiKeyStorageError(MultiKeyCommandError, StorageCommandError):
+    """Some values of ``set_many`` were not stored; the others were.
+
+    Attributes:
+        failed: Each key that was not stored and the reason.
+    """
+
+
+class FetchWaitTimeoutError(OperationTimeoutError):
+    """``fetch`` waited ``wait`` seconds for another caller's value, and none came.
+
+    A builtin :class:`TimeoutError`: the cache could not answer in time. The lease of
+    the caller that computes the value ends with its TTL at the latest.
     """
 
 
