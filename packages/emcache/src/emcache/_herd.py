@@ -49,7 +49,7 @@ Loader = Callable[[], Awaitable[bytes]]
 
 _LOG: Final = logging.getLogger("emcache.herd")
 _FIRST_DELAY: Final = 0.005
-_MAX_DELAY: Final = 0.1
+_MAX_DELAY: Final = 0.05
 _EN: Final = MetaStatus.EN
 
 
@@ -205,7 +205,9 @@ class Herd:
     async def _release(self, request: MetaRequest, key: bytes) -> None:
         try:
             await self._meta.run(request, key, True)
-        except (CacheUnavailableError, ClientClosedError):
+        except ClientClosedError:
+            pass  # closing: the lease ends with its TTL
+        except CacheUnavailableError:
             _LOG.warning("could not give back the lease of %r", key, exc_info=True)
 
     def _spawn(self, work: Awaitable[None]) -> None:
