@@ -19,7 +19,6 @@ closes fails the check's requests, which ends the check with that error.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from typing import TYPE_CHECKING, Final
 
@@ -64,16 +63,29 @@ class MetaSupport:
         if self.supported:
             return
         if self._refusal is None:
-            check = self._check
-            if check is None:
-                check = asyncio.get_running_loop().create_task(self._run(pool, timeout))
-                check.add_done_callback(self._checked)
-                self._check = check
-            # A refusal is raised below, as a fresh error for each caller.
-            with contextlib.suppress(MetaNotSupportedError):
-                await asyncio.wait_for(asyncio.shield(check), timeout)
+            await self._await_check(pool, timeout)
         if self._refusal is not None:
             raise MetaNotSupportedError(self._refusal, self.version)
+
+    async def _await_check(self, pool: ConnectionPool, timeout: float | None) -> None:  # noqa: ASYNC109
+        check = self._check
+        joined = check is not None and not check.done()
+        if check is None or check.done():
+            check = asyncio.get_running_loop().create_task(self._run(pool, timeout))
+            check.add_done_callback(self._checked)
+            self._check = check
+        try:
+            await asyncio.wait_for(asyncio.shield(check), timeout)
+        except MetaNotSupportedError:
+            return  # raised by the caller, as a fresh error for each one
+        except Exception:
+            if not joined or not check.done():
+                raise
+            # The check of an earlier caller failed within that caller's time limit (a
+            # shorter one than ours, say): it is no answer, so ask again within our own.
+            if self._check is check:
+                self._check = None
+            await self._await_check(pool, timeout)
 
     async def _run(self, pool: ConnectionPool, timeout: float | None) -> None:  # noqa: ASYNC109
         noop = await pool.execute(meta_noop_command(), timeout=timeout)
