@@ -107,6 +107,8 @@ class ConnectionPool:
         self._deadlines = DeadlineQueue(self._loop, self._request_timed_out)
         self._counters = RequestCounters()
         self._pins = KeyPins()
+        self._pinned = self._pins.pins  # the same dict: empty unless a key is pinned
+        self._max_connections = config.max_connections
         self._meta = MetaSupport(label)
         self._grow = False
         self._closing = False
@@ -188,9 +190,15 @@ class ConnectionPool:
             ServerProtocolError: The node sent bytes that do not fit; the connection closed.
             PoolClosedError: The pool is closed or draining.
         """
-        conn = self._connection_for(key)
+        # _connection_for, inlined: this is the hot path of every request.
+        if self._closing:
+            raise PoolClosedError(f"connection pool of {self._label} is closed")
+        conn = self._pins.connection_for(key) if key is not None and self._pinned else None
         if conn is None:
-            return await self._execute_waiting(request, timeout, False, key)
+            ready = self._ready
+            if not ready:
+                return await self._execute_waiting(request, timeout, False, key)
+            conn = self._pick(ready)
         fut: asyncio.Future[T | ErrorReply] = self._loop.create_future()
         conn.enqueue(request, fut)
         if timeout is not None:
@@ -265,7 +273,7 @@ class ConnectionPool:
         """The connection a request goes to now (``None``: it must wait for one to open)."""
         if self._closing:
             raise PoolClosedError(f"connection pool of {self._label} is closed")
-        if key is not None and self._pins.pins:
+        if key is not None and self._pinned:
             pinned = self._pins.connection_for(key)
             if pinned is not None:
                 return pinned
@@ -274,16 +282,18 @@ class ConnectionPool:
 
     def _pick(self, ready: list[Connection]) -> Connection:
         """The least loaded connection; asks for one more when even that one is busy."""
+        # Depths are read from the connection's queue itself rather than through its
+        # in_flight property: this runs for every request.
         best = ready[0]
-        depth = best.in_flight
+        depth = len(best._pending)
         if depth:
             for conn in ready:
-                conn_depth = conn.in_flight
+                conn_depth = len(conn._pending)
                 if conn_depth < depth:
                     best, depth = conn, conn_depth
                     if not depth:
                         return best
-            if depth >= _GROW_DEPTH:
+            if depth >= _GROW_DEPTH and len(ready) < self._max_connections:
                 self._maybe_grow()  # also from inside the connector: it then goes on
         return best
 
