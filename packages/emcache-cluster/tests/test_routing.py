@@ -152,6 +152,18 @@ async def test_create_rejects_no_endpoints():
 
 
 @pytest.mark.asyncio
+async def test_create_rejects_nodes_with_the_same_node_id():
+    """Two endpoints whose host and port run together alike are refused, with the reason."""
+    colliding = [MemcachedHostAddress("127.0.0.1", 11211), MemcachedHostAddress("127.0.0.11", 1211)]
+    with pytest.raises(ValueError) as raised:
+        await Cluster.create(colliding, config())
+    message = str(raised.value)
+    assert "127.0.0.1:11211 and 127.0.0.11:1211" in message
+    assert "node id '127.0.0.111211'" in message
+    assert "host + port without separator" in message
+
+
+@pytest.mark.asyncio
 async def test_pool_for_unknown_endpoint_raises_key_error(memcached):
     """Asking for the pool of an endpoint that is not a node names it in a KeyError."""
     cluster = await Cluster.create([address(memcached)], config())

@@ -118,7 +118,9 @@ class Cluster:
             The cluster, ready to route keys.
 
         Raises:
-            ValueError: ``endpoints`` is empty.
+            ValueError: ``endpoints`` is empty, or two nodes have the same node id
+                (``("10.0.0.1", 11211)`` and ``("10.0.0.11", 1211)`` are both
+                ``"10.0.0.111211"``).
         """
         if not endpoints:
             msg = "endpoints must name at least one node"
@@ -129,10 +131,10 @@ class Cluster:
                 await cluster._start_autodiscovery(endpoints)
             else:
                 cluster._add_nodes(list(dict.fromkeys(endpoints)))
+            cluster._rebuild_routing()
         except BaseException:
             await cluster.close()
             raise
-        cluster._rebuild_routing()
         return cluster
 
     # -- hot path -------------------------------------------------------------
@@ -360,9 +362,11 @@ class Cluster:
 
         Raises:
             TypeError: The ``hashing`` setting built something that is not a hasher.
+            ValueError: Two nodes have the same node id.
         """
         if len(routable) < 2:
             return None
+        _check_node_ids(routable)
         servers: list[Server] = [node.server for node in routable]
         hasher = self._settings.hasher_factory(servers)
         if not is_hasher(hasher):
@@ -395,3 +399,18 @@ class Cluster:
             f"no node can take the key: all {len(self._nodes)} nodes are unhealthy "
             "and purge_unhealthy_nodes is on"
         )
+
+
+def _check_node_ids(nodes: Iterable[Node]) -> None:
+    """Raise when two distinct endpoints share a node id, naming both and the rule."""
+    seen: dict[str, Node] = {}
+    for node in nodes:
+        other = seen.setdefault(node.node_id, node)
+        if other is not node:
+            msg = (
+                f"nodes {endpoint_text(other.endpoint)} and {endpoint_text(node.endpoint)} both "
+                f"have node id {node.node_id!r} (emcache 1.x's rule: host + port without "
+                "separator), so no hasher can tell them apart; name one of them differently, "
+                "for instance by a host name or another IP address of the same server"
+            )
+            raise ValueError(msg)
