@@ -1,6 +1,6 @@
 """What ``emcache.otel`` costs: throughput of the 32-task bench with and without it.
 
-``hatch run bench:otel`` (or ``python tools/bench/otel_overhead.py``) starts one
+``hatch run bench:otel`` (or ``hatch run python -m bench.otel_overhead``) starts one
 memcached node, then runs ``worker.py``'s workloads for our client in a subprocess per
 mode, the modes taking turns within each round so that drift of the machine hits them
 alike; each figure is the median over the rounds. Modes:
@@ -26,11 +26,8 @@ import json
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 MODES = ["off", "no-sdk", "api-noop", "sdk-metrics", "sdk-traces", "sdk", "sdk-sampled"]
 WORKLOADS = ["get-32", "set-32", "autobatch-get-32"]
 
@@ -78,8 +75,7 @@ def configure(mode: str) -> None:
 
 def child(argv: list[str]) -> int:
     """``--child MODE worker-args...``: configure, then run one worker measurement."""
-    sys.path[:0] = [str(HERE)]
-    import worker
+    from bench import worker
 
     configure(argv[0])
     return int(worker.main(argv[1:]))
@@ -88,7 +84,8 @@ def child(argv: list[str]) -> int:
 def measure(mode: str, workload: str, node: str, duration: float) -> dict[str, Any]:
     cmd = [
         sys.executable,
-        __file__,
+        "-m",
+        "bench.otel_overhead",
         "--child",
         mode,
         "--client",

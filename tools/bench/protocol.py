@@ -33,13 +33,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-PEER_PYTHON = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    ".peers",
-    "emcache-1.3.3",
-    "bin",
-    "python",
-)
 VALUE = b"x" * 100
 CHUNK = 4096
 MULTI_KEYS = 100
@@ -222,22 +215,29 @@ def main() -> None:
     cli.add_argument("--multi", type=int, default=2_000, help="100-key replies per run")
     cli.add_argument("--repeat", type=int, default=5, help="runs per round; the best counts")
     cli.add_argument("--rounds", type=int, default=3, help="alternations of the two halves")
-    cli.add_argument("--peer-python", default=PEER_PYTHON, help="python of the peer venv")
+    cli.add_argument("--peer-python", help="python of the peer venv (default: .peers/)")
     cli.add_argument("--as-peer", action="store_true", help=argparse.SUPPRESS)
     args = cli.parse_args()
     if args.as_peer:
         print(json.dumps(peer(args.n, args.multi, args.repeat)))
         return
+    # Not at the top: this file also runs in the peer's venv, where tools/ is not on the path.
+    import peers
+
+    peer_python = args.peer_python or str(peers.python_of(peers.EMCACHE_1))
     # Alternate the two halves so that both see the same machine conditions.
     mine: dict[str, float] = {}
     theirs: dict[str, float] = {}
     for _ in range(args.rounds):
         _keep_best(mine, ours(args.n, args.multi, args.repeat))
-        if os.path.exists(args.peer_python):
-            command = [args.peer_python, os.path.abspath(__file__), "--as-peer"]
+        if os.path.exists(peer_python):
+            command = [peer_python, os.path.abspath(__file__), "--as-peer"]
             command += ["-n", str(args.n), "--multi", str(args.multi)]
             command += ["--repeat", str(args.repeat)]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            done = subprocess.run(
+                command, check=True, capture_output=True, text=True, env=peers.peer_env()
+            )
+            output = done.stdout
             _keep_best(theirs, json.loads(output))
     rows = [
         ("get1", "single-value get reply, one chunk per reply", "ns/reply"),

@@ -1,7 +1,7 @@
 """Benchmark emcache side by side with the peer clients and the ceiling probe.
 
 ``hatch run bench:run`` starts four memcached nodes with the tools launcher,
-makes sure every peer has its virtualenv (``peers.py``), then runs each cell
+makes sure every peer has its virtualenv (``tools/peers.py``), then runs each cell
 (workload x event loop x pool setting x client) as a ``worker.py`` subprocess
 with that client's interpreter. Rounds are the outer loop and the clients of a
 cell take turns within a round (A B C, then B C A, ...), so drift of the machine
@@ -27,15 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import peers
+from bench import report
+from bench.worker import WORKLOADS
+from emcache_testing import MemcachedLauncher
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE), str(ROOT / "tools")]
-
-import peers  # noqa: E402
-import report  # noqa: E402
-from worker import WORKLOADS  # noqa: E402
-
-from emcache_testing import MemcachedLauncher  # noqa: E402
 
 CLIENTS = ["ours", "emcache-1.3.3", "aiomcache", "memcachio", "pymemcache", "ceiling"]
 DEFAULT_WORKLOADS = [w for w in WORKLOADS if w != "rss-1m"]
@@ -112,7 +110,8 @@ def run_cell(cell: Cell, args: argparse.Namespace, nodes: str) -> dict[str, Any]
         cmd.append(f"--max-connections={max_conns}")
     limit = args.duration + args.warmup + 60 + (600 if WORKLOADS[cell.workload].count else 0)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+        env = peers.peer_env() if cell.client in PEER_VENV else None
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, env=env)
     except subprocess.TimeoutExpired:
         return {"failed": f"no result within {limit:.0f} s"}
     lines = proc.stdout.strip().splitlines()

@@ -25,8 +25,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for ceiling.py
-
 SAMPLE_MASK = 15  # time one operation in 16
 KEY_COUNT = 1000
 
@@ -154,7 +152,7 @@ async def adapt_ceiling(
     nodes: list[tuple[str, int]], max_conns: int | None, batch: bool
 ) -> Adapter:
     """The ceiling probe: single node, single keys."""
-    from ceiling import CeilingClient
+    from ceiling import CeilingClient  # a worker runs as a script: its folder is on the path
 
     host, port = nodes[0]
     client = await CeilingClient.connect(host, port, max_conns or 2)

@@ -2,24 +2,27 @@
 
 Every hasher is timed on the same keys (``user:N:profile``, 15 to 20 bytes)
 at 8 and 50 nodes, best of several rounds of a plain loop over 10,000 keys.
-When the peer clients are importable (run it with the compat venv's python,
-see tools/compat/README.md) their own routing runs in the same loop, taking
-turns with ours:
+The peers' own routing runs in the same loop, taking turns with ours:
 
+- emcache 1.3.3's compiled rendezvous selection (``node_selection``), next to
+  ``Rendezvous``, when its venv exists under ``.peers/`` (``python -m peers``);
+  it runs there through :func:`peers.run_in`, since its import name is ours;
 - pylibmc ``Client.hash(key)``: libmemcached's compiled routing (key hash and
   continuum search in C), plus one Python call into the extension;
 - pymemcache ``RendezvousHash.get_node(key)``: pure Python, like ours.
 
-gomemcache's ``ServerList`` is Go and is not timed here. Then: the time to
-build each hasher over 50 nodes (Ketama once with its point cache empty, once
-warm, as after a membership change), the share of keys that change node when
-a ninth node joins eight or one of eight leaves, and the spread of keys over
-the nodes (busiest and idlest node against the mean).
+pylibmc and pymemcache are timed when this interpreter imports them (run it
+with the compat venv's python, see tools/compat/README.md). gomemcache's
+``ServerList`` is Go and is not timed here. Then: the time to build each hasher
+over 50 nodes (Ketama once with its point cache empty, once warm, as after a
+membership change) and of one ``Rendezvous.add`` or ``remove``, the share of
+keys that change node when a ninth node joins eight or one of eight leaves,
+and the spread of keys over the nodes (busiest and idlest node against the mean).
 
 Usage::
 
-    hatch run python tools/bench/hashing_interop.py
-    PYTHONPATH=tools /tmp/emcache-compat/bin/python tools/bench/hashing_interop.py
+    hatch run python -m bench.hashing
+    PYTHONPATH=tools /tmp/emcache-compat/bin/python -m bench.hashing
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import json
 import platform
 import random
 import time
@@ -35,6 +39,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from typing import Any
 
+import peers
 from emcache_hashing import (
     Crc32Modulo,
     Hasher,
@@ -59,11 +64,32 @@ HASHERS: dict[str, Build] = {
 }
 # Which peer routing each hasher is timed next to.
 PEER_OF = {
+    "Rendezvous (emcache 1.x)": "emcache 1.3.3",
     "Ketama, one_at_a_time": "pylibmc",
     "Ketama, md5": "pylibmc md5",
     "Ketama, weighted md5": "pylibmc weighted",
     "PymemcacheRendezvous, str": "pymemcache",
 }
+
+
+# Runs under emcache 1.3.3's interpreter: our timing loop over its selection.
+# Input: JSON {"ids": [node id, ...], "keys": [hex, ...], "rounds": n};
+# output: ns per key of its single-key selection, best of the rounds.
+EMCACHE_1_SCRIPT = """
+import json, sys, time
+from emcache._cython import cyemcache
+
+spec = json.load(sys.stdin)
+keys = [bytes.fromhex(key) for key in spec["keys"]]
+nodes = [cyemcache.RendezvousNode(node_id, node_id) for node_id in spec["ids"]]
+select = cyemcache.node_selection
+times = []
+for _ in range(spec["rounds"]):
+    start = time.perf_counter_ns()
+    [select(key, nodes) for key in keys]
+    times.append(time.perf_counter_ns() - start)
+print(min(times) / len(keys))
+"""
 
 
 def servers_for(count: int) -> list[Server]:
@@ -106,8 +132,18 @@ def load(name: str) -> Any:
         return None
 
 
+def emcache_1_ns(servers: Sequence[Server], keys: Sequence[bytes]) -> float | None:
+    """emcache 1.3.3's ns per key over ``servers``, or None without its venv."""
+    python = peers.python_of(peers.EMCACHE_1)
+    if not python.exists():
+        return None
+    spec = {"ids": [s.node_id for s in servers], "keys": [k.hex() for k in keys], "rounds": ROUNDS}
+    ns: float = json.loads(peers.run_in(python, EMCACHE_1_SCRIPT, json.dumps(spec)))
+    return ns
+
+
 def peer_picks(servers: Sequence[Server]) -> dict[str, Callable[[bytes], object]]:
-    """The peers' own routing functions over ``servers``, those that are importable."""
+    """The peers' own routing functions over ``servers``, those that are importable here."""
     picks: dict[str, Callable[[bytes], object]] = {}
     pylibmc = load("pylibmc")
     if pylibmc is not None:
@@ -133,17 +169,19 @@ def time_picks(counts: Sequence[int]) -> None:
     print("| --- | ---: | ---: | ---: | --- | ---: | ---: |")
     for count in counts:
         servers = servers_for(count)
-        peers = peer_picks(servers)
+        picks = peer_picks(servers)
         for name, build in HASHERS.items():
             hasher = build(servers)
             ours = best_ns(loop(hasher.pick, keys), len(keys))
             many = best_ns(functools.partial(hasher.pick_many, keys), len(keys))
             peer_name = PEER_OF.get(name, "")
-            peer = peers.get(peer_name)
-            if peer is None:
+            peer = picks.get(peer_name)
+            theirs = best_ns(loop(peer, keys), len(keys)) if peer is not None else None
+            if peer_name == "emcache 1.3.3":
+                theirs = emcache_1_ns(servers, keys)
+            if theirs is None:
                 row = f"| {name} | {count} | {ours:.0f} | {many:.0f} | {peer_name or '-'} | | |"
             else:
-                theirs = best_ns(loop(peer, keys), len(keys))
                 ratio = ours / theirs
                 row = (
                     f"| {name} | {count} | {ours:.0f} | {many:.0f} | {peer_name} "
@@ -173,6 +211,23 @@ def time_rebuilds(count: int) -> None:
         ids = [server.node_id for server in servers[1:]]
         removed = best_ns(functools.partial(rebuild, ids), 1) / 1e6
         print(f"| {name} | {warm:.2f}{cold} | {removed:.2f} |", flush=True)
+
+
+def time_membership(counts: Sequence[int]) -> None:
+    """One ``Rendezvous.add`` or ``remove``, once the code for each node count is compiled."""
+    ids = [server.node_id for server in servers_for(max(counts) + 1)]
+    cells = []
+    for count in counts:
+        hasher = Rendezvous(ids[:count])
+
+        def change(hasher: Rendezvous = hasher, node: str = ids[count]) -> None:
+            for _ in range(100):
+                hasher.add(node)
+                hasher.remove(node)
+
+        change()
+        cells.append(f"{best_ns(change, 200) / 1000:.1f} us at {count} nodes")
+    print("\nRendezvous, one add or remove: " + ", ".join(cells), flush=True)
 
 
 def spread(hasher: Hasher, keys: Sequence[bytes], nodes: Sequence[str]) -> tuple[float, float]:
@@ -222,6 +277,7 @@ def main() -> None:
     print(", ".join(versions))
     time_picks(args.nodes)
     time_rebuilds(50)
+    time_membership([2, 8, 64])
     moves(args.move_keys)
 
 

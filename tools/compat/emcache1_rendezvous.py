@@ -1,40 +1,37 @@
 """Check that emcache_hashing routes keys exactly as the emcache 1.x client does.
 
-The compiled emcache 1.x lives in its own virtualenv (its import name is
-``emcache``, like our facade), so its node selection runs in a subprocess with
-that interpreter and reports the node index it picked for every key. Both sides
-see the same node ids and keys; the script prints the number of keys routed
-differently for each node count and exits with status 1 if there is any.
+The compiled emcache 1.x lives in its own virtualenv under ``.peers/`` (its
+import name is ``emcache``, like our facade), so its node selection runs there
+(:func:`peers.run_in`) and reports the node index it picked for every key. Both
+sides see the same node ids and keys (the compat key set: readable names,
+printable ASCII, UTF-8 and arbitrary bytes); the check prints the number of keys
+routed differently for each node count and exits with status 1 if there is any.
+Unlike the other compat checks it needs no memcached: emcache 1.x exposes its
+routing function, and the check asks it directly.
 
 Usage::
 
-    hatch run python tools/hashing_compat.py [--keys 100000] [--peer-python PATH]
+    hatch run python -m compat.emcache1_rendezvous [--keys 100000] [--peer-python PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import random
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+import peers
+from compat._harness import KEY_COUNT, NODE_COUNTS, make_keys
 from emcache_hashing import Rendezvous
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PEER = ROOT / ".peers" / "emcache-1.3.3" / "bin" / "python"
-NODE_COUNTS = (2, 3, 8, 50)
-
-# Runs under the peer's interpreter. Input file: node ids (one per line), a
+# Runs under the peer's interpreter. Input (standard input): node ids (one per line), a
 # blank line, then the keys in hex. Output: one byte per key, the index of the
 # node the peer picked, then the same through its many-keys selection.
 PEER_SCRIPT = """
 import sys
 from emcache._cython import cyemcache
 
-text = open(sys.argv[1]).read()
+text = sys.stdin.read()
 ids, _, keys = text.partition("\\n\\n")
 nodes = [cyemcache.RendezvousNode(node_id, index) for index, node_id in enumerate(ids.split("\\n"))]
 keys = [bytes.fromhex(key) for key in keys.split()]
@@ -54,37 +51,10 @@ def node_ids(count: int) -> list[str]:
     return ids
 
 
-def sample_keys(count: int, seed: int = 20240607) -> list[bytes]:
-    """Keys of the shapes met in practice: readable names and arbitrary bytes."""
-    rng = random.Random(seed)
-    keys: dict[bytes, None] = {}
-    i = 0
-    while len(keys) < count:
-        if i % 3 == 0:
-            key = b"user:%d:profile" % rng.randrange(10**9)
-        elif i % 3 == 1:
-            key = b"k%d" % i
-        else:
-            key = bytes(rng.randrange(0x21, 0x100) for _ in range(rng.randrange(1, 64)))
-        keys[key] = None
-        i += 1
-    return list(keys)
-
-
 def peer_picks(peer_python: Path, ids: list[str], keys: list[bytes]) -> tuple[bytes, bytes]:
     """The peer's node index per key, by single-key and by many-keys selection."""
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-        handle.write("\n".join(ids) + "\n\n" + "\n".join(key.hex() for key in keys))
-    try:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        out = subprocess.run(
-            [str(peer_python), "-c", PEER_SCRIPT, handle.name],
-            check=True,
-            capture_output=True,
-            env=env,
-        ).stdout
-    finally:
-        os.unlink(handle.name)
+    spec = "\n".join(ids) + "\n\n" + "\n".join(key.hex() for key in keys)
+    out = peers.run_in(peer_python, PEER_SCRIPT, spec)
     return out[: len(keys)], out[len(keys) :]
 
 
@@ -97,14 +67,15 @@ def our_picks(ids: list[str], keys: list[bytes]) -> tuple[bytes, bytes]:
     return single, bytes(owner[key] for key in keys)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keys", type=int, default=100_000, help="number of keys (default 100000)")
-    parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER)
-    args = parser.parse_args()
-    keys = sample_keys(args.keys)
+    parser.add_argument("--keys", type=int, default=KEY_COUNT, help="number of keys")
+    parser.add_argument("--nodes", type=int, nargs="*", default=list(NODE_COUNTS))
+    parser.add_argument("--peer-python", type=Path, default=peers.python_of(peers.EMCACHE_1))
+    args = parser.parse_args(argv)
+    keys = make_keys(args.keys)
     total = 0
-    for count in NODE_COUNTS:
+    for count in args.nodes:
         ids = node_ids(count)
         peer_single, peer_many = peer_picks(args.peer_python, ids, keys)
         single, many = our_picks(ids, keys)
@@ -112,7 +83,7 @@ def main() -> int:
         by_many = sum(a != b for a, b in zip(many, peer_many, strict=True))
         total += by_pick + by_many
         print(f"{count:>3} nodes, {len(keys)} keys: {by_pick} mismatches (pick), ", end="")
-        print(f"{by_many} (pick_many)")
+        print(f"{by_many} (pick_many)", flush=True)
     print(f"total mismatches: {total}")
     return 1 if total else 0
 

@@ -1,23 +1,29 @@
-"""Create one virtualenv per peer client under ``.peers/<name>`` and install it there.
+"""Peer clients in virtualenvs of their own under ``.peers/<name>``, and running code there.
 
-The peer emcache shares its import name with ours, so every client runs in its
-own interpreter: the bench worker is started with that interpreter's python.
-Running this module again is cheap: an existing venv that already imports the
-client is left alone.
+The peer emcache shares its import name with ours, so every peer client lives in
+its own interpreter. Benchmarks and compat checks that set a peer's figures next
+to ours go through here: :func:`ensure` creates (or completes) a peer's venv,
+:func:`python_of` names its interpreter, and :func:`run_in` runs a piece of code
+with it, in a clean environment (no ``PYTHONPATH`` or ``VIRTUAL_ENV`` of ours, so
+that our ``emcache`` never shadows the peer's), and returns what it printed.
+Running ``python -m peers`` again is cheap: an existing venv that already imports
+the client is left alone.
 
-Usage: ``python tools/bench/peers.py [--only NAME ...]``.
+Usage: ``hatch run python -m peers [--only NAME ...]`` (tools/ is on the path of
+the hatch environments).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import venv
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PEERS_DIR = ROOT / ".peers"
 
 
@@ -36,6 +42,7 @@ PEERS: dict[str, Peer] = {
     "memcachio": Peer("memcachio", ("memcachio==0.5.1", "uvloop>=0.19"), "memcachio"),
     "pymemcache": Peer("pymemcache", ("pymemcache==4.0.0",), "pymemcache"),
 }
+EMCACHE_1 = "emcache-1.3.3"
 
 
 def python_of(name: str) -> Path:
@@ -43,11 +50,41 @@ def python_of(name: str) -> Path:
     return PEERS_DIR / name / "bin" / "python"
 
 
+def peer_env() -> dict[str, str]:
+    """This process's environment without what would put our packages before the peer's."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
+def run_in(python: Path | str, code: str, stdin: str = "") -> bytes:
+    """Run ``code`` (``python -c``) with the peer interpreter ``python``; return its stdout.
+
+    Args:
+        python: the peer's interpreter (:func:`python_of`).
+        code: the program; it reads its input from standard input.
+        stdin: the input, e.g. JSON of the keys and node ids.
+
+    Raises:
+        subprocess.CalledProcessError: the code failed (its stderr is on the error).
+    """
+    done = subprocess.run(
+        [str(python), "-c", code],
+        input=stdin.encode(),
+        check=True,
+        capture_output=True,
+        env=peer_env(),
+    )
+    return done.stdout
+
+
 def _has(python: Path, modules: list[str]) -> bool:
     if not python.exists():
         return False
     code = "import " + ", ".join(m.replace("-", "_") for m in modules)
-    return subprocess.run([str(python), "-c", code], capture_output=True).returncode == 0
+    try:
+        run_in(python, code)
+    except subprocess.CalledProcessError:
+        return False
+    return True
 
 
 def ensure(peer: Peer) -> Path:
@@ -64,7 +101,7 @@ def ensure(peer: Peer) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(PEERS), help="peers to install")
     args = parser.parse_args(argv)
     for name in args.only or sorted(PEERS):
