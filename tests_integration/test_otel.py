@@ -261,6 +261,74 @@ class TestSpans:
         assert span.parent.span_id == request.get_span_context().span_id
 
 
+class TestMetaCommands:
+    async def test_meta_commands_have_their_spans(
+        self, telemetry: Telemetry, memcached: MemcachedNode, make_client: ClientFactory
+    ) -> None:
+        """meta_get/set/delete/arithmetic are spans on their node; meta_get says hit or miss."""
+        client = await make_client([memcached])
+        await client.meta_set(b"k", VALUE)
+        assert await client.meta_get(b"k") is not None
+        assert await client.meta_get(b"missing") is None
+        await client.meta_arithmetic(b"n", initial=1, vivify_ttl=60)
+        await client.meta_delete(b"k")
+        names = [span.name for span in telemetry.spans()]
+        assert names == ["meta_set", "meta_get", "meta_get", "meta_arithmetic", "meta_delete"]
+        for span in telemetry.spans():
+            assert _node(span) == _where(memcached)
+        hit, miss = telemetry.spans("meta_get")
+        assert _attribute(hit, "emcache.hit") is True
+        assert _attribute(miss, "emcache.hit") is False
+        node = {"server_address": memcached.host, "server_port": memcached.port}
+        assert telemetry.total("emcache.client.hits", **node, db_operation_name="meta_get") == 1
+        assert telemetry.total("emcache.client.value.sent", **node) == len(VALUE)
+
+    async def test_meta_batches_have_one_child_span_per_node(
+        self,
+        telemetry: Telemetry,
+        memcached_cluster: list[MemcachedNode],
+        make_client: ClientFactory,
+    ) -> None:
+        """set_many and meta_get_many: the call's span and one child per node's quiet batch."""
+        client = await make_client(memcached_cluster)
+        keys = [b"key-%d" % i for i in range(30)]
+        await client.set_many(dict.fromkeys(keys[:20], VALUE))
+        found = await client.meta_get_many(keys)
+        assert len(found) == 20
+        for name in ("set_many", "meta_get_many"):
+            spans = telemetry.spans(name)
+            [parent] = [span for span in spans if span.parent is None]
+            children = [span for span in spans if span.parent is not None]
+            size = 20 if name == "set_many" else 30
+            assert _attribute(parent, "db.operation.batch.size") == size
+            assert {_node(child) for child in children} == {_where(n) for n in memcached_cluster}
+        [parent] = [s for s in telemetry.spans("meta_get_many") if s.parent is None]
+        assert _attribute(parent, "emcache.hits") == 20
+        assert _attribute(parent, "emcache.misses") == 10
+        assert telemetry.total("emcache.client.hits", db_operation_name="meta_get_many") == 20
+        assert telemetry.total("emcache.client.misses", db_operation_name="meta_get_many") == 10
+        assert telemetry.total("emcache.client.value.sent", db_operation_name="set_many") == (
+            20 * len(VALUE)
+        )
+
+    async def test_fetch_is_a_miss_when_it_loads(
+        self, telemetry: Telemetry, memcached: MemcachedNode, make_client: ClientFactory
+    ) -> None:
+        """The fetch that ran the loader is a miss; the next one, served from the cache, a hit."""
+        client = await make_client([memcached])
+
+        async def load() -> bytes:
+            return VALUE
+
+        assert (await client.fetch(b"k", load, ttl=60)).loaded
+        assert not (await client.fetch(b"k", load, ttl=60)).loaded
+        loaded, served = telemetry.spans("fetch")
+        assert _attribute(loaded, "emcache.hit") is False
+        assert _attribute(served, "emcache.hit") is True
+        assert _attribute(served, "emcache.fetch.stale") is False
+        assert _node(served) == _where(memcached)
+
+
 class TestKeys:
     async def test_keys_are_recorded_only_when_asked(
         self, memcached: MemcachedNode, make_client: ClientFactory

@@ -21,7 +21,7 @@ TOP_LEVEL = [
     "emcache_cluster",
 ]
 # The loggers the packages use today; a new one must be added here and to the docs.
-EXPECTED = {"emcache.auth", "emcache.client", "emcache.cluster", "emcache.pool"}
+EXPECTED = {"emcache.auth", "emcache.client", "emcache.cluster", "emcache.herd", "emcache.pool"}
 
 
 def _logger_names_in_sources() -> Iterator[tuple[Path, str]]:

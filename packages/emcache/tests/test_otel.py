@@ -25,6 +25,7 @@ from opentelemetry.trace import NoOpTracerProvider
 import emcache
 import emcache.otel
 from emcache._batching import AutoBatcher
+from emcache._meta import MetaCommands
 from emcache.otel import _install
 from emcache.otel._names import error_type
 
@@ -33,7 +34,9 @@ COMMANDS = [
     *_install._STORAGE,
     *_install._KEYED,
     *_install._MANY,
+    *_install._META_MANY,
     *_install._NODE,
+    "fetch",
 ]
 
 
@@ -57,7 +60,9 @@ def test_every_public_command_is_wrapped(originals: dict[str, object]) -> None:
         for name, value in vars(emcache.Client).items()
         if inspect.iscoroutinefunction(value) and not name.startswith("_")
     }
-    assert public - {"close"} == set(COMMANDS)
+    unwrapped = public - {"close"} - set(COMMANDS)
+    assert not unwrapped, f"commands emcache.otel._install does not wrap: {sorted(unwrapped)}"
+    assert set(COMMANDS) <= public
 
 
 def test_instrument_wraps_and_uninstrument_restores(originals: dict[str, object]) -> None:
@@ -115,22 +120,30 @@ def test_metrics_only_leaves_the_batcher_alone(originals: dict[str, object]) -> 
     assert emcache.Client.__dict__["__init__"] is not originals["__init__"]
 
 
-@pytest.mark.parametrize(("name", "position"), sorted(_install._RETRIEVALS.items()))
+@pytest.mark.parametrize(("name", "spec"), sorted(_install._RETRIEVALS.items()))
 def test_retrievals_take_the_key_where_the_wrapper_reads_it(
-    name: str, position: tuple[int, bool]
+    name: str, spec: tuple[str, int, bool]
 ) -> None:
     """The wrappers read the key by position and name: the signatures must agree."""
     parameters = list(inspect.signature(emcache.Client.__dict__[name]).parameters)[1:]
-    assert parameters[position[0]] == "key"
+    assert parameters[spec[1]] == "key"
 
 
-@pytest.mark.parametrize("name", [*_install._STORAGE, *_install._KEYED])
+@pytest.mark.parametrize("name", [*_install._STORAGE, *_install._KEYED, "fetch"])
 def test_keyed_commands_take_the_key_first(name: str) -> None:
     """Storage and other keyed commands take ``key`` (then ``value`` for storage) first."""
     parameters = list(inspect.signature(emcache.Client.__dict__[name]).parameters)[1:]
     assert parameters[0] == "key"
     if name in _install._STORAGE:
         assert parameters[1] == "value"
+
+
+@pytest.mark.parametrize("name", [*_install._MANY, *_install._META_MANY])
+def test_many_key_commands_take_their_keys_first(name: str) -> None:
+    """``set_many`` takes its items first (the wrapper counts their bytes)."""
+    parameters = list(inspect.signature(emcache.Client.__dict__[name]).parameters)[1:]
+    keys_at = 1 if name.startswith("gat") else 0
+    assert parameters[keys_at] == ("items" if name == "set_many" else "keys")
 
 
 @pytest.mark.parametrize("name", _install._NODE)
@@ -148,6 +161,8 @@ def test_plumbing_the_wrappers_rely_on_is_there() -> None:
     assert list(start.parameters) == ["self", "pool", "command", "keys", "waiters", "return_cas"]
     get = inspect.signature(AutoBatcher.__dict__["get"])
     assert list(get.parameters) == ["self", "key", "return_flags", "return_cas"]
+    batch_on = inspect.signature(MetaCommands.__dict__["_batch_on"])
+    assert list(batch_on.parameters) == ["self", "pool", "requests", "keys", "write"]
     assert {"_batcher", "_cluster"} <= set(emcache.Client.__slots__)
 
 

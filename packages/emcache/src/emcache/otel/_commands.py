@@ -8,8 +8,9 @@ with no check and no extra frame.
 A wrapper learns the node before the command runs, by asking the cluster for the key's
 pool as the client is about to (a lookup in the cluster's route cache); node commands
 name their node. Commands over many keys are one span for the call and one child span
-per request to a node, made by the wrapper of ``Client._fetch_many_on_pool``, which
-finds its parent in a context variable (tasks copy it). An autobatched ``get`` learns
+per request to a node, made by the wrapper of ``Client._fetch_many_on_pool`` (or of
+``MetaCommands._batch_on`` for the meta batches), which finds its parent in a context
+variable (tasks copy it). An autobatched ``get`` learns
 the size of the batch it rode in from the wrapper of ``AutoBatcher._start_batch``,
 which finds each caller's record by its future.
 
@@ -26,14 +27,25 @@ from typing import Any
 
 from emcache._batching import AutoBatcher
 from emcache._client import Client
+from emcache._herd import FetchResult
 from emcache._item import Item
-from emcache.otel._names import AUTOBATCHED, HIT, HITS, MISSES
+from emcache._meta import MetaCommands, MetaItem
+from emcache.otel._names import AUTOBATCHED, FETCH_REFRESHING, FETCH_STALE, HIT, HITS, MISSES
 from emcache.otel._telemetry import Call, Telemetry, batch_attributes
 from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath
-from emcache_protocol import RetrievalRequest, Value
+from emcache_protocol import (
+    ErrorReply,
+    MetaRequest,
+    MetaResult,
+    MetaStatus,
+    RetrievalRequest,
+    Value,
+)
 
 __all__ = [
+    "batched_on_node",
     "batcher_get",
+    "fetch",
     "fetched_on_pool",
     "keyed",
     "many_keys",
@@ -48,14 +60,18 @@ _VALUE_TYPES = (bytes, bytearray, memoryview)
 
 
 class _FanOut:
-    """A many-key call in flight: the parent of its per-node spans, and their totals."""
+    """A many-key call in flight: the parent of its per-node spans, and their totals.
 
-    __slots__ = ("command", "hits", "keys", "operation", "parent")
+    ``retrieves`` says whether its requests read values, so have hits and misses.
+    """
 
-    def __init__(self, operation: str, command: str, call: Call) -> None:
+    __slots__ = ("command", "hits", "keys", "operation", "parent", "retrieves")
+
+    def __init__(self, operation: str, command: str, call: Call, *, retrieves: bool) -> None:
         self.operation = operation
         self.command = command
         self.parent = call.parent
+        self.retrieves = retrieves
         self.keys = 0
         self.hits = 0
 
@@ -80,19 +96,25 @@ def _route(client: Client, key: object) -> Endpoint | None:
 
 # -- one key ------------------------------------------------------------------------------------
 def retrieval(
-    telemetry: Telemetry, operation: str, original: Command, key_at: int, *, batchable: bool
+    telemetry: Telemetry,
+    operation: str,
+    command: str,
+    original: Command,
+    key_at: int,
+    *,
+    batchable: bool,
 ) -> Command:
-    """get, gets, gat, gats: the span says whether the key was found (``emcache.hit``)."""
+    """get, gets, gat, gats, meta_get: the span says whether the key was found (``emcache.hit``)."""
 
     @functools.wraps(original)
     async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
         key = _argument(args, kwargs, key_at, "key")
         series = telemetry.series(operation, _route(self, key))
         call = telemetry.begin(series)
-        telemetry.query(call, operation, (key,))
+        telemetry.query(call, command, (key,))
         token = _AUTOBATCHED.set(call) if batchable and self._batcher is not None else None
         try:
-            item: Item | None = await original(self, *args, **kwargs)
+            item: Item | MetaItem | None = await original(self, *args, **kwargs)
         except BaseException as exc:
             telemetry.fail(call, exc)
             raise
@@ -117,15 +139,15 @@ def retrieval(
     return traced
 
 
-def storage(telemetry: Telemetry, operation: str, original: Command) -> Command:
-    """set, add, replace, append, prepend, cas: counts the bytes of the values stored."""
+def storage(telemetry: Telemetry, operation: str, command: str, original: Command) -> Command:
+    """set, add, replace, append, prepend, cas, meta_set: counts the bytes of the values sent."""
 
     @functools.wraps(original)
     async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
         key = _argument(args, kwargs, 0, "key")
         series = telemetry.series(operation, _route(self, key))
         call = telemetry.begin(series)
-        telemetry.query(call, operation, (key,))
+        telemetry.query(call, command, (key,))
         try:
             result = await original(self, *args, **kwargs)
         except BaseException as exc:
@@ -141,7 +163,7 @@ def storage(telemetry: Telemetry, operation: str, original: Command) -> Command:
 
 
 def keyed(telemetry: Telemetry, operation: str, command: str, original: Command) -> Command:
-    """increment, decrement, touch, delete."""
+    """increment, decrement, touch, delete, meta_delete, meta_arithmetic, invalidate."""
 
     @functools.wraps(original)
     async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
@@ -180,28 +202,37 @@ def node_command(telemetry: Telemetry, operation: str, original: Command) -> Com
 
 
 # -- many keys ----------------------------------------------------------------------------------
-def many_keys(telemetry: Telemetry, operation: str, command: str, original: Command) -> Command:
-    """get_many, gets_many, gat_many, gats_many: the call's span, parent of one per node.
+def many_keys(
+    telemetry: Telemetry, operation: str, command: str, original: Command, *, retrieves: bool
+) -> Command:
+    """The many-key commands: the call's span, parent of one span per request to a node.
 
-    The call itself has no duration measurement and counts nothing: each request to a
-    node does.
+    The call itself has no duration measurement: each request to a node has one, and
+    counts its hits and misses. ``set_many`` counts its values' bytes here, without a
+    node (its requests are sent encoded).
     """
 
     @functools.wraps(original)
     async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
-        call = telemetry.begin(telemetry.series(operation, None))
-        fan_out = _FanOut(operation, command, call)
+        series = telemetry.series(operation, None)
+        call = telemetry.begin(series)
+        fan_out = _FanOut(operation, command, call, retrieves=retrieves)
         token = _FAN_OUT.set(fan_out)
         try:
-            items: dict[bytes, Item] = await original(self, *args, **kwargs)
+            result = await original(self, *args, **kwargs)
         except BaseException as exc:
             telemetry.fail(call, exc, measured=False)
             raise
         finally:
             _FAN_OUT.reset(token)
-        attributes = {HITS: fan_out.hits, MISSES: fan_out.keys - fan_out.hits}
-        telemetry.succeed(call, attributes | batch_attributes(fan_out.keys), measured=False)
-        return items
+        attributes = batch_attributes(fan_out.keys)
+        if retrieves:
+            attributes |= {HITS: fan_out.hits, MISSES: fan_out.keys - fan_out.hits}
+        elif operation == "set_many":
+            values = _argument(args, kwargs, 0, "items").values()
+            series.sent += sum(len(v) for v in values if isinstance(v, _VALUE_TYPES))
+        telemetry.succeed(call, attributes, measured=False)
+        return result
 
     return traced
 
@@ -232,6 +263,83 @@ def fetched_on_pool(telemetry: Telemetry, original: Command) -> Command:
         series.received += sum(len(value[2]) for value in values)  # (key, flags, value, cas)
         telemetry.succeed(call, {HITS: hits, MISSES: misses} | batch_attributes(len(keys)))
         return values
+
+    return traced
+
+
+def batched_on_node(telemetry: Telemetry, original: Command) -> Command:
+    """``MetaCommands._batch_on``: one quiet meta batch of a many-key call, to one node.
+
+    A quiet ``mg`` answers a miss with nothing, so its replies hold None for misses.
+    """
+
+    @functools.wraps(original)
+    async def traced(
+        self: MetaCommands,
+        pool: ConnectionPool,
+        requests: list[MetaRequest],
+        keys: list[bytes],
+        write: bool,
+    ) -> Any:
+        fan_out = _FAN_OUT.get()
+        if fan_out is None:
+            return await original(self, pool, requests, keys, write)
+        series = telemetry.series(fan_out.operation, pool.endpoint)
+        call = telemetry.begin(series, fan_out.parent)
+        telemetry.query(call, fan_out.command, keys)
+        try:
+            replies: list[MetaResult | ErrorReply | None] = await original(
+                self, pool, requests, keys, write
+            )
+        except BaseException as exc:
+            telemetry.fail(call, exc)
+            raise
+        fan_out.keys += len(keys)
+        attributes = batch_attributes(len(keys))
+        if fan_out.retrieves:
+            found = [r for r in replies if type(r) is MetaResult and r.status is MetaStatus.VA]
+            hits, misses = len(found), replies.count(None)
+            fan_out.hits += hits
+            series.hits += hits
+            series.misses += misses
+            series.received += sum(len(r.value or b"") for r in found)
+            attributes |= {HITS: hits, MISSES: misses}
+        telemetry.succeed(call, attributes)
+        return replies
+
+    return traced
+
+
+# -- herd control -------------------------------------------------------------------------------
+def fetch(telemetry: Telemetry, original: Command) -> Command:
+    """``fetch``: a hit unless this call ran the loader; stale and refreshing as attributes.
+
+    The meta requests a fetch makes (and its loader's time) are inside its duration.
+    """
+
+    @functools.wraps(original)
+    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
+        key = _argument(args, kwargs, 0, "key")
+        series = telemetry.series("fetch", _route(self, key))
+        call = telemetry.begin(series)
+        telemetry.query(call, "mg", (key,))
+        try:
+            result: FetchResult = await original(self, *args, **kwargs)
+        except BaseException as exc:
+            telemetry.fail(call, exc)
+            raise
+        if result.loaded:
+            series.misses += 1
+        else:
+            series.hits += 1
+            series.received += len(result.value)
+        attributes = {
+            HIT: not result.loaded,
+            FETCH_STALE: result.stale,
+            FETCH_REFRESHING: result.refreshing,
+        }
+        telemetry.succeed(call, attributes)
+        return result
 
     return traced
 

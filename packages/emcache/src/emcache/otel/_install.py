@@ -18,6 +18,7 @@ from opentelemetry import metrics, trace
 from emcache.__about__ import __version__
 from emcache._batching import AutoBatcher
 from emcache._client import Client
+from emcache._meta import MetaCommands
 from emcache.otel import _commands, _pools
 from emcache.otel._telemetry import Telemetry, forget_series
 
@@ -26,12 +27,41 @@ __all__ = ["install", "instrument", "is_instrumented", "uninstrument"]
 logger = logging.getLogger("emcache.client")
 
 _SCOPE = "emcache"
-# method -> (key position, batchable)
-_RETRIEVALS = {"get": (0, True), "gets": (0, True), "gat": (1, False), "gats": (1, False)}
-_STORAGE = ("set", "add", "replace", "append", "prepend", "cas")
+# method -> (memcached command, key position, batchable)
+_RETRIEVALS = {
+    "get": ("get", 0, True),
+    "gets": ("gets", 0, True),
+    "gat": ("gat", 1, False),
+    "gats": ("gats", 1, False),
+    "meta_get": ("mg", 0, False),
+}
 # method -> memcached command
-_KEYED = {"increment": "incr", "decrement": "decr", "touch": "touch", "delete": "delete"}
+_STORAGE = {
+    "set": "set",
+    "add": "add",
+    "replace": "replace",
+    "append": "append",
+    "prepend": "prepend",
+    "cas": "cas",
+    "meta_set": "ms",
+}
+_KEYED = {
+    "increment": "incr",
+    "decrement": "decr",
+    "touch": "touch",
+    "delete": "delete",
+    "meta_delete": "md",
+    "meta_arithmetic": "ma",
+    "invalidate": "md",
+}
 _MANY = {"get_many": "get", "gets_many": "gets", "gat_many": "gat", "gats_many": "gats"}
+# method -> (memcached command, whether it reads values)
+_META_MANY = {
+    "meta_get_many": ("mg", True),
+    "set_many": ("ms", False),
+    "delete_many": ("md", False),
+    "touch_many": ("mg", False),
+}
 _NODE = ("flush_all", "verbosity", "cache_memlimit", "version", "stats")
 
 # (class, attribute) -> the original, while instrumented
@@ -123,21 +153,30 @@ def _wrappers(telemetry: Telemetry) -> dict[tuple[type, str], Callable[..., Any]
     """Every method to replace while instrumented, with its replacement."""
     wrap: dict[tuple[type, str], Callable[..., Any]] = {}
     tracing = telemetry.tracer is not None
-    for name, (key_at, batchable) in _RETRIEVALS.items():
+    for name, (command, key_at, batchable) in _RETRIEVALS.items():
         original = Client.__dict__[name]
         wrap[Client, name] = _commands.retrieval(
-            telemetry, name, original, key_at, batchable=batchable and tracing
+            telemetry, name, command, original, key_at, batchable=batchable and tracing
         )
-    for name in _STORAGE:
-        wrap[Client, name] = _commands.storage(telemetry, name, Client.__dict__[name])
+    for name, command in _STORAGE.items():
+        wrap[Client, name] = _commands.storage(telemetry, name, command, Client.__dict__[name])
     for name, command in _KEYED.items():
         wrap[Client, name] = _commands.keyed(telemetry, name, command, Client.__dict__[name])
     for name, command in _MANY.items():
-        wrap[Client, name] = _commands.many_keys(telemetry, name, command, Client.__dict__[name])
+        original = Client.__dict__[name]
+        wrap[Client, name] = _commands.many_keys(telemetry, name, command, original, retrieves=True)
+    for name, (command, retrieves) in _META_MANY.items():
+        original = Client.__dict__[name]
+        wrap[Client, name] = _commands.many_keys(
+            telemetry, name, command, original, retrieves=retrieves
+        )
     for name in _NODE:
         wrap[Client, name] = _commands.node_command(telemetry, name, Client.__dict__[name])
+    wrap[Client, "fetch"] = _commands.fetch(telemetry, Client.__dict__["fetch"])
     original = Client.__dict__["_fetch_many_on_pool"]
     wrap[Client, "_fetch_many_on_pool"] = _commands.fetched_on_pool(telemetry, original)
+    batch_on = MetaCommands.__dict__["_batch_on"]
+    wrap[MetaCommands, "_batch_on"] = _commands.batched_on_node(telemetry, batch_on)
     if tracing:  # the batch an autobatched get rode in is a span attribute
         wrap[AutoBatcher, "get"] = _commands.batcher_get(AutoBatcher.__dict__["get"])
         start = AutoBatcher.__dict__["_start_batch"]

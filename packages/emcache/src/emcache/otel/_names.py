@@ -21,6 +21,8 @@ __all__ = [
     "DB_SYSTEM_NAME",
     "DURATION_BUCKETS",
     "ERROR_TYPE",
+    "FETCH_REFRESHING",
+    "FETCH_STALE",
     "HIT",
     "HITS",
     "MEMCACHED",
@@ -45,6 +47,8 @@ HIT = "emcache.hit"
 HITS = "emcache.hits"
 MISSES = "emcache.misses"
 AUTOBATCHED = "emcache.autobatched"
+FETCH_STALE = "emcache.fetch.stale"
+FETCH_REFRESHING = "emcache.fetch.refreshing"
 NODE_CHANGE = "emcache.node.change"
 
 # Seconds. memcached answers in tens to hundreds of microseconds on a LAN, so the

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from opentelemetry import trace
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
@@ -187,7 +187,11 @@ class Telemetry:
         )
 
     def succeed(
-        self, call: Call, attributes: Attributes | None = None, *, measured: bool = True
+        self,
+        call: Call,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        *,
+        measured: bool = True,
     ) -> None:
         """End a command that returned, adding ``attributes`` to its span.
 
