@@ -204,6 +204,34 @@ def _png_rows(png: bytes) -> Iterator[bytes]:
         yield raw[row * stride : (row + 1) * stride]
 
 
+def test_docs_api_reference_opens_with_create_client_and_client(site: Path) -> None:
+    """The facade's reference starts with create_client and Client; the DEFAULT_* come last."""
+    page = _html_path(site, "packages/emcache.md").read_text()
+    documented = re.findall(r'id="emcache\.(\w+)"', page)
+    assert documented[:3] == ["create_client", "ClientCreation", "Client"]
+    constants = [i for i, name in enumerate(documented) if name.startswith("DEFAULT_")]
+    assert constants
+    assert min(constants) > documented.index("MetaNotSupportedError")
+
+
+def test_docs_api_reference_shows_default_values(site: Path) -> None:
+    """Signatures and constants show values (``timeout = 1.0``), not ``DEFAULT_*`` names."""
+    text = _normalise(re.sub(r"<[^>]+>", "", _html_path(site, "packages/emcache.md").read_text()))
+    assert "timeout: float | None = 1.0" in text
+    assert "max_connections: int = 2" in text
+    assert "DEFAULT_TIMEOUT = 1.0" in text
+    assert "= DEFAULT_" not in text
+
+
+def test_docs_module_docstring_example_is_highlighted(site: Path) -> None:
+    """The example of emcache's module docstring renders as highlighted Python code."""
+    page = _html_path(site, "packages/emcache.md").read_text()
+    start = page.index("Create a client with")
+    example = page[start : page.index('id="emcache.create_client"')]
+    assert '<div class="highlight"><pre>' in example
+    assert '<span class="k">await</span>' in example
+
+
 @pytest.mark.parametrize("page", ["index.md", "operations.md", "packages/emcache.md"])
 def test_docs_page_screenshot_is_not_blank(site: Path, page: str, tmp_path: Path) -> None:
     """A headless browser renders the page to an image with content on it, not a blank one."""
