@@ -186,12 +186,12 @@ class Herd:
             self._spawn(self._release(release, key))
             if not isinstance(exc, Exception):
                 raise
-            _LOG.warning("the background refresh of %r failed", key, exc_info=True)
+            _LOG.warning("a background refresh failed (keys are not logged)", exc_info=True)
             return
         try:
             await self._store(key, value, reply.cas, ttl, flags)
         except Exception:
-            _LOG.warning("could not store the refreshed value of %r", key, exc_info=True)
+            _LOG.warning("could not store a refreshed value (keys are not logged)", exc_info=True)
 
     async def _store(self, key: bytes, value: bytes, cas: int | None, ttl: int, flags: int) -> None:
         try:
@@ -200,7 +200,7 @@ class Herd:
             )
         except CacheUnavailableError:
             # The caller has its value; the lease ends with its TTL.
-            _LOG.warning("could not store the value of %r", key, exc_info=True)
+            _LOG.warning("could not store a loaded value (keys are not logged)", exc_info=True)
 
     async def _release(self, request: MetaRequest, key: bytes) -> None:
         try:
@@ -208,7 +208,7 @@ class Herd:
         except ClientClosedError:
             pass  # closing: the lease ends with its TTL
         except CacheUnavailableError:
-            _LOG.warning("could not give back the lease of %r", key, exc_info=True)
+            _LOG.warning("could not give back a lease (keys are not logged)", exc_info=True)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
