@@ -204,6 +204,12 @@ def _png_rows(png: bytes) -> Iterator[bytes]:
         yield raw[row * stride : (row + 1) * stride]
 
 
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
 def test_docs_api_reference_opens_with_create_client_and_client(site: Path) -> None:
     """The facade's reference starts with create_client and Client; the DEFAULT_* come last."""
     page = _html_path(site, "packages/emcache.md").read_text()
@@ -230,6 +236,23 @@ def test_docs_module_docstring_example_is_highlighted(site: Path) -> None:
     example = page[start : page.index('id="emcache.create_client"')]
     assert '<div class="highlight"><pre>' in example
     assert '<span class="k">await</span>' in example
+
+
+def test_docs_performance_page_is_for_users(site: Path) -> None:
+    """Performance shows the chart, names the peers and says how to reproduce; targets moved."""
+    page = _html_path(site, "performance.md").read_text()
+    assert '<img alt="' in page
+    assert 'src="../bench/chart.png"' in page
+    for peer in ("aiomcache", "memcachio", "pymemcache", "emcache-1.3.3"):
+        assert peer in page
+    assert "hatch run bench:run" in page
+    assert "Target</th>" not in page
+    targets = _html_path(site, "contributing/performance-targets.md").read_text()
+    assert "Target</th>" in targets
+    width, height = _png_size(DOCS / "bench" / "chart.png")
+    # Shown at the content width (about 750 px) without shrinking its text to nothing.
+    assert width <= 1000
+    assert height <= 1200
 
 
 @pytest.mark.parametrize("page", ["index.md", "operations.md", "packages/emcache.md"])

@@ -1,7 +1,13 @@
-"""Turn benchmark records into the targets verdict, the markdown tables and the chart.
+"""Turn benchmark records into the targets verdict, the markdown tables and the charts.
 
 ``python tools/bench/report.py docs/bench/results.json`` renders them again from
 a results file without measuring anything.
+
+``results.md`` has two named snippet sections: ``targets`` (the verdict, for
+contributors: docs/contributing/performance-targets.md) and ``results`` (the
+tables, for users: docs/performance.md). ``chart.png`` is the headline chart,
+sized to be read at page width; ``chart-matrix.png`` has every workload, loop
+and pool setting.
 """
 
 from __future__ import annotations
@@ -195,9 +201,10 @@ def _rerun_note(meta: dict[str, Any]) -> list[str]:
 
 
 def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[Record]) -> str:
-    """The results page fragment: targets first, then one table per workload."""
+    """The results fragment: a note on the run, one table per workload, then the targets."""
     idx = Index(records)
     out = [
+        "<!-- --8<-- [start:results] -->",
         f"Measured {meta['date']} on {meta['machine']}, Python {meta['python']}, memcached and "
         f"the client on the same box. Each figure is the median of {meta['rounds']} round(s) of "
         f"{meta['duration_s']:g} s after {meta['warmup_s']:g} s of warm-up; errors (exceptions "
@@ -209,14 +216,7 @@ def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[
         "",
         *_load_note(meta),
         *_rerun_note(meta),
-        "#### Targets",
-        "",
-        "| Target | Measured | Met |",
-        "| --- | --- | --- |",
     ]
-    for t in targets:
-        met = {True: "met", False: "**missed**", None: "not measured"}[t["met"]]
-        out.append(f"| {t['target']} | {t['measured']} | {met} |")
     workloads = [w for w in TITLES if any(r["workload"] == w for r in records)]
     for workload in workloads:
         out += ["", f"#### {TITLES[workload]}", ""]
@@ -246,14 +246,61 @@ def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[
         for r in failed:
             what = f"{r['workload']} / {r['loop']} / {r['setting']} / {r['client']}"
             out.append(f"- {what}: {r['summary']['failed']}")
+    out += ["<!-- --8<-- [end:results] -->", "", "<!-- --8<-- [start:targets] -->"]
+    out += ["| Target | Measured | Met |", "| --- | --- | --- |"]
+    for t in targets:
+        met = {True: "met", False: "**missed**", None: "not measured"}[t["met"]]
+        out.append(f"| {t['target']} | {t['measured']} | {met} |")
+    out.append("<!-- --8<-- [end:targets] -->")
     return "\n".join(out) + "\n"
 
 
+HEADLINE = ["get-1", "get-32", "get-256", "set-32", "set-256", "get-32-10k"]
+CHART_LABELS = {
+    "ours": "emcache (this project)",
+    "pymemcache": "pymemcache (threads)",
+    "ceiling": "ceiling probe (not a client)",
+}
+
+
 def chart(records: list[Record], path: Path) -> None:
-    """Grouped bars of ops/s: one panel per (loop, pool setting), one bar per client."""
+    """The headline chart at ``path`` and the full matrix next to it."""
     import matplotlib
 
     matplotlib.use("Agg")
+    headline_chart(records, path)
+    matrix_chart(records, path.with_name("chart-matrix.png"))
+
+
+def headline_chart(records: list[Record], path: Path) -> None:
+    """Horizontal bars of thousands of ops/s, stock asyncio, each client's default pool."""
+    import matplotlib.pyplot as plt
+
+    idx = Index(records)
+    workloads = [w for w in HEADLINE if any(r["workload"] == w for r in records)]
+    clients = [c for c in ORDER if any(r["client"] == c for r in records)]
+    height = 0.8 / max(1, len(clients))
+    fig, ax = plt.subplots(figsize=(8, 1.1 + 1.05 * len(workloads)))
+    for i, client in enumerate(clients):
+        values = [(idx.rate(w, "asyncio", "default", client) or 0.0) / 1000 for w in workloads]
+        ys = [y + (i - (len(clients) - 1) / 2) * height for y in range(len(workloads))]
+        label = CHART_LABELS.get(client, client)
+        bars = ax.barh(ys, values, height, label=label)
+        ax.bar_label(bars, fmt="%.0f", padding=2, fontsize=7)
+    ax.set_yticks(range(len(workloads)))
+    ax.set_yticklabels([TITLES[w].replace(", 100 B values", "") for w in workloads], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel("thousands of operations per second (higher is better)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Stock asyncio loop, each client at its default pool size")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def matrix_chart(records: list[Record], path: Path) -> None:
+    """Grouped bars of ops/s: one panel per (loop, pool setting), one bar per client."""
     import matplotlib.pyplot as plt
 
     idx = Index(records)
