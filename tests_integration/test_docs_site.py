@@ -255,7 +255,18 @@ def test_docs_performance_page_is_for_users(site: Path) -> None:
     assert height <= 1200
 
 
-@pytest.mark.parametrize("page", ["index.md", "operations.md", "packages/emcache.md"])
+SCREENSHOT_PAGES = [
+    "index.md",
+    "client-creation.md",
+    "view.md",
+    "recipes.md",
+    "performance.md",
+    "operations.md",
+    "packages/emcache.md",
+]
+
+
+@pytest.mark.parametrize("page", SCREENSHOT_PAGES)
 def test_docs_page_screenshot_is_not_blank(site: Path, page: str, tmp_path: Path) -> None:
     """A headless browser renders the page to an image with content on it, not a blank one."""
     browser = _browser()
