@@ -238,6 +238,21 @@ def test_docs_module_docstring_example_is_highlighted(site: Path) -> None:
     assert '<span class="k">await</span>' in example
 
 
+def test_docs_site_has_dark_mode_toggle_and_site_url(site: Path) -> None:
+    """Every page offers the light/dark toggle and a canonical URL under site_url."""
+    page = _html_path(site, "index.md").read_text()
+    assert 'data-md-color-scheme="slate"' in page
+    assert 'data-md-component="palette"' in page
+    assert '<link rel="canonical" href="https://emcache.github.io/emcache/">' in page
+
+
+def test_docs_package_diagram_is_mermaid(site: Path) -> None:
+    """The package dependency diagram is a mermaid graph, not ASCII art."""
+    page = _html_path(site, "packages/index.md").read_text()
+    assert '<pre class="mermaid">' in page
+    assert "emcache --&gt; cluster" in page
+
+
 def test_docs_performance_page_is_for_users(site: Path) -> None:
     """Performance shows the chart, names the peers and says how to reproduce; targets moved."""
     page = _html_path(site, "performance.md").read_text()
@@ -253,6 +268,14 @@ def test_docs_performance_page_is_for_users(site: Path) -> None:
     # Shown at the content width (about 750 px) without shrinking its text to nothing.
     assert width <= 1000
     assert height <= 1200
+
+
+def test_docs_changelog_page_gathers_every_package(site: Path) -> None:
+    """The top-level changelog page holds the changelog of every package."""
+    rendered = _rendered(site, "changelog.md")
+    for package in sorted(p.name for p in (ROOT / "packages").iterdir() if p.is_dir()):
+        assert package in rendered.headings
+        assert package in rendered.ids
 
 
 SCREENSHOT_PAGES = [
