@@ -14,6 +14,12 @@ defines it, meets the same ``\\r\\n`` boundaries. Whenever a check fails (a
 data block containing ``\\r\\n``, a malformed header, a miss pattern that
 needs skipping), :func:`read_whole_reply` returns ``None`` and the caller
 falls back to the general reader, which either parses the reply or raises.
+
+What it pays end to end: a ``get_many`` of 100 keys on one node (32 tasks
+through ``emcache.create_client``, 2 s runs, client CPU time per call, median
+of 6 alternating runs) cost 151.7 us with this reader and 167.8 us without it
+(+10.6%), so it stays. The general reader remains the reference:
+``test_bulk.py`` holds this one to its results.
 """
 
 from __future__ import annotations

@@ -33,11 +33,9 @@ from typing import Final
 from emcache_protocol._keys import (
     I32_MAX,
     I32_MIN,
-    MAX_KEY_LENGTH,
     U32_MAX,
     U64_MAX,
     as_value_bytes,
-    bad_key_byte,
     check_int,
     check_key_slow,
     is_token,
@@ -87,7 +85,7 @@ class MetaArithmeticMode(enum.Enum):
 
 def _key_tokens(key: object, base64: bool) -> list[bytes]:
     """The command's key token, followed by ``b`` when the key travels in base64."""
-    if type(key) is bytes and 0 < len(key) <= MAX_KEY_LENGTH and not bad_key_byte(key):
+    if type(key) is bytes and is_token(key):
         return [key]
     if not base64:
         check_key_slow(key)

@@ -239,6 +239,8 @@ class ResponseParser(MetaReaders):
         if kind is _RETRIEVAL or kind is _RETRIEVAL_CAS:
             keys = request[2]
             # Fast path: a whole single-value reply, VALUE <k> <f> <n>\r\n<data>\r\nEND\r\n.
+            # End to end, a get of one key (32 tasks) cost 3-13% more CPU without it
+            # (9.44-9.99 against 10.33-10.67 us, two series); a get_many never notices it.
             if not self._values:
                 buf = self._buf
                 pos = self._pos
