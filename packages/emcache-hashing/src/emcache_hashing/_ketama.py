@@ -38,6 +38,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
 from emcache_hashing import _digests, _picking
+from emcache_hashing._picking import PickingHasher
 from emcache_hashing._servers import Server, ServerLike, to_server
 
 __all__ = ["Ketama", "label", "weighted_point_count"]
@@ -128,7 +129,7 @@ def _continuum(
     return values, owners
 
 
-class Ketama:
+class Ketama(PickingHasher):
     """Ketama consistent hashing that routes keys as libmemcached and pylibmc do.
 
     Give it the servers in the order the peer client has them, with the same
@@ -157,7 +158,7 @@ class Ketama:
             ``key_hash`` is unknown.
     """
 
-    __slots__ = ("_key_hash", "_pick", "_pick_many", "_servers", "_weighted")
+    __slots__ = ("_key_hash", "_servers", "_weighted")
 
     def __init__(
         self,
@@ -236,24 +237,6 @@ class Ketama:
         """
         resolved = [self._resolve(entry) for entry in servers]
         return Ketama(resolved, key_hash=self._key_hash, weighted=self._weighted)
-
-    def pick(self, key: bytes) -> str:
-        """Return the node id of the server that owns ``key``.
-
-        Raises:
-            TypeError: ``key`` is not ``bytes``.
-            NoNodesError: There is no server.
-        """
-        return self._pick(key)
-
-    def pick_many(self, keys: Iterable[bytes]) -> dict[str, list[bytes]]:
-        """Group ``keys`` by the node id of the server that owns each, keeping their order.
-
-        Raises:
-            TypeError: A key is not ``bytes``.
-            NoNodesError: There is no server.
-        """
-        return self._pick_many(keys)
 
     def __repr__(self) -> str:
         return (

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from zlib import crc32
 
 from emcache_hashing import _picking
+from emcache_hashing._picking import PickingHasher
 from emcache_hashing._servers import ServerLike, to_server
 
 __all__ = ["Crc32Modulo"]
@@ -39,7 +40,7 @@ def _node_id(node: object) -> str:
     return to_server(node).node_id
 
 
-class Crc32Modulo:
+class Crc32Modulo(PickingHasher):
     """CRC-32 modulo hashing that routes keys as gomemcache's ``ServerList`` does.
 
     Give it the nodes in the order the Go client's ``SetServers`` has them.
@@ -59,7 +60,7 @@ class Crc32Modulo:
         ValueError: A node id is empty, or a server is invalid.
     """
 
-    __slots__ = ("_nodes", "_pick", "_pick_many")
+    __slots__ = ("_nodes",)
 
     def __init__(self, nodes: Iterable[str | ServerLike]) -> None:
         self._nodes = tuple(_node_id(node) for node in nodes)
@@ -95,24 +96,6 @@ class Crc32Modulo:
     def rebuild(self, nodes: Iterable[str | ServerLike]) -> Crc32Modulo:
         """A new hasher over ``nodes``, in that order (the constructor, for symmetry)."""
         return Crc32Modulo(nodes)
-
-    def pick(self, key: bytes) -> str:
-        """Return the id of the node that owns ``key``.
-
-        Raises:
-            TypeError: ``key`` is not ``bytes``.
-            NoNodesError: There is no node.
-        """
-        return self._pick(key)
-
-    def pick_many(self, keys: Iterable[bytes]) -> dict[str, list[bytes]]:
-        """Group ``keys`` by the id of the node that owns each, keeping their order.
-
-        Raises:
-            TypeError: A key is not ``bytes``.
-            NoNodesError: There is no node.
-        """
-        return self._pick_many(keys)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({list(self._nodes)!r})"

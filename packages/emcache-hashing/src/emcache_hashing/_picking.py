@@ -14,12 +14,50 @@ from collections.abc import Callable, Iterable
 
 from emcache_hashing.errors import NoNodesError
 
-__all__ = ["Pick", "PickMany", "build_empty", "build_grouping", "build_single", "check_key"]
+__all__ = [
+    "Pick",
+    "PickMany",
+    "PickingHasher",
+    "build_empty",
+    "build_grouping",
+    "build_single",
+    "check_key",
+]
 
 Pick = Callable[[bytes], str]
 PickMany = Callable[[Iterable[bytes]], dict[str, list[bytes]]]
 
 _NO_NODES = "no node to route the key to: the hasher holds no node"
+
+
+class PickingHasher:
+    """The ``pick``/``pick_many`` of a hasher, through the functions built for its nodes.
+
+    Each hasher sets ``_pick`` and ``_pick_many`` when its node set changes.
+    """
+
+    __slots__ = ("_pick", "_pick_many")
+
+    _pick: Pick
+    _pick_many: PickMany
+
+    def pick(self, key: bytes) -> str:
+        """Return the id of the node that owns ``key``.
+
+        Raises:
+            TypeError: ``key`` is not ``bytes``.
+            NoNodesError: There is no node.
+        """
+        return self._pick(key)
+
+    def pick_many(self, keys: Iterable[bytes]) -> dict[str, list[bytes]]:
+        """Group ``keys`` by the id of the node that owns each, keeping their order.
+
+        Raises:
+            TypeError: A key is not ``bytes``.
+            NoNodesError: There is no node.
+        """
+        return self._pick_many(keys)
 
 
 def check_key(key: object) -> None:

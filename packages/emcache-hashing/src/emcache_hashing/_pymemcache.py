@@ -35,6 +35,7 @@ from typing import Literal
 import mmh3
 
 from emcache_hashing import _picking
+from emcache_hashing._picking import PickingHasher
 from emcache_hashing._servers import Server, ServerLike, to_server
 
 __all__ = ["KeyType", "PymemcacheRendezvous", "node_name"]
@@ -71,7 +72,7 @@ def _text_of_bytes_key(key: bytes) -> bytes:
     return bytes.__repr__(key).encode("ascii")
 
 
-class PymemcacheRendezvous:
+class PymemcacheRendezvous(PickingHasher):
     """Rendezvous hashing that routes keys as pymemcache's ``HashClient`` does by default.
 
     It answers with each server's :attr:`Server.node_id`, the id the emcache
@@ -92,7 +93,7 @@ class PymemcacheRendezvous:
             ``key_type`` is unknown.
     """
 
-    __slots__ = ("_key_type", "_pick", "_pick_many", "_servers")
+    __slots__ = ("_key_type", "_servers")
 
     def __init__(self, servers: Iterable[ServerLike], *, key_type: KeyType = "str") -> None:
         if key_type not in ("str", "bytes"):
@@ -159,24 +160,6 @@ class PymemcacheRendezvous:
             else:
                 resolved.append(to_server(entry))
         return PymemcacheRendezvous(resolved, key_type=self._key_type)
-
-    def pick(self, key: bytes) -> str:
-        """Return the node id of the server that owns ``key``.
-
-        Raises:
-            TypeError: ``key`` is not ``bytes``.
-            NoNodesError: There is no server.
-        """
-        return self._pick(key)
-
-    def pick_many(self, keys: Iterable[bytes]) -> dict[str, list[bytes]]:
-        """Group ``keys`` by the node id of the server that owns each, keeping their order.
-
-        Raises:
-            TypeError: A key is not ``bytes``.
-            NoNodesError: There is no server.
-        """
-        return self._pick_many(keys)
 
     def __repr__(self) -> str:
         servers = list(self._servers.values())

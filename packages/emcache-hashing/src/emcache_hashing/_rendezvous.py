@@ -25,13 +25,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from emcache_hashing import _selector
+from emcache_hashing._picking import PickingHasher
 from emcache_hashing._score import score
 from emcache_hashing._servers import ServerLike, to_server
 
 __all__ = ["Rendezvous"]
 
 
-class Rendezvous:
+class Rendezvous(PickingHasher):
     """Rendezvous hashing over nodes named by strings, as emcache 1.x routes keys.
 
     A node's id is ``f"{host}{port}"`` for TCP (no separator, e.g.
@@ -54,7 +55,7 @@ class Rendezvous:
         ValueError: A node id is empty or listed twice, or a server is invalid.
     """
 
-    __slots__ = ("_entries", "_nodes", "_pick", "_pick_many")
+    __slots__ = ("_entries", "_nodes")
 
     def __init__(self, nodes: Iterable[str | ServerLike]) -> None:
         self._entries: dict[str, _selector.Entry] = {}
@@ -102,24 +103,6 @@ class Rendezvous:
             TypeError, ValueError: As for the constructor, or a server is invalid.
         """
         return Rendezvous(nodes)
-
-    def pick(self, key: bytes) -> str:
-        """Return the id of the node that owns ``key``.
-
-        Raises:
-            TypeError: ``key`` is not ``bytes``.
-            NoNodesError: There is no node.
-        """
-        return self._pick(key)
-
-    def pick_many(self, keys: Iterable[bytes]) -> dict[str, list[bytes]]:
-        """Group ``keys`` by the id of the node that owns each, keeping their order.
-
-        Raises:
-            TypeError: A key is not ``bytes``.
-            NoNodesError: There is no node.
-        """
-        return self._pick_many(keys)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({list(self._nodes)!r})"
