@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
-from emcache_pool import MemcachedHostAddress, MemcachedUnixSocketPath, PoolConfig, endpoint_text
+from emcache_pool import (
+    MemcachedHostAddress,
+    MemcachedUnixSocketPath,
+    PoolConfig,
+    endpoint_text,
+    positive_seconds,
+)
 
 
 def test_pool_config_defaults_match_the_client_defaults():
@@ -55,6 +62,33 @@ def test_pool_config_accepts_none_to_disable_purge_and_connect_timeout():
     config = PoolConfig(purge_unused_connections_after=None, connection_timeout=None)
     assert config.purge_unused_connections_after is None
     assert config.connection_timeout is None
+
+
+@attrs.frozen
+class _Durations:
+    required: float = attrs.field(default=1.0, validator=positive_seconds())
+    optional: float | None = attrs.field(default=None, validator=positive_seconds(optional=True))
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"required": None}, TypeError, "required must be a positive number of seconds, got"),
+        ({"required": True}, TypeError, "required must be a positive number of seconds, got"),
+        ({"required": 0}, ValueError, "required must be a positive number of seconds, not 0"),
+        ({"optional": "1"}, TypeError, "optional must be a positive number of seconds or None"),
+        ({"optional": float("nan")}, ValueError, "optional must be .* or None, not nan"),
+    ],
+)
+def test_positive_seconds_names_the_option_it_rejects(settings, error, message):
+    """The shared duration validator refuses non-numbers and values not above 0, naming them."""
+    with pytest.raises(error, match=message):
+        _Durations(**settings)
+
+
+def test_positive_seconds_accepts_ints_floats_and_none_when_optional():
+    """Ints and floats above 0 pass, and None only where it was asked for."""
+    assert _Durations(required=2, optional=0.5) == _Durations(2, 0.5)
 
 
 def test_endpoints_are_positional_values():

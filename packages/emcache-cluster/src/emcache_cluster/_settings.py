@@ -20,7 +20,7 @@ import attrs
 
 from emcache_cluster._events import ClusterEvents
 from emcache_hashing import Hasher, Rendezvous, Server
-from emcache_pool import PoolConfig
+from emcache_pool import PoolConfig, positive_seconds
 
 __all__ = ["ClusterSettings", "HasherFactory", "HasherTemplate", "is_hasher"]
 
@@ -82,13 +82,7 @@ def is_hasher(value: object) -> bool:
     return callable(getattr(value, "pick", None)) and callable(getattr(value, "pick_many", None))
 
 
-def _check_seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        msg = f"{attribute.name} must be a number of seconds, got {type(value).__name__}"
-        raise TypeError(msg)
-    if not value > 0:
-        msg = f"{attribute.name} must be greater than 0, got {value!r}"
-        raise ValueError(msg)
+_check_seconds = positive_seconds()
 
 
 def _check_events(

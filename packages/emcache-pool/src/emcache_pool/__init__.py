@@ -5,7 +5,7 @@ already-encoded requests to a node and hands each caller its own reply.
 """
 
 from emcache_pool.__about__ import __version__
-from emcache_pool._config import OnConnect, PoolConfig
+from emcache_pool._config import OnConnect, PoolConfig, positive_seconds
 from emcache_pool._connect import connect, open_connection
 from emcache_pool._connection import Connection
 from emcache_pool._endpoints import (
@@ -30,6 +30,7 @@ __all__ = [
     "connect",
     "endpoint_text",
     "open_connection",
+    "positive_seconds",
 ]
 
 # Documented and shown where users import them from.

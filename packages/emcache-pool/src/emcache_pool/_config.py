@@ -16,7 +16,7 @@ import attrs
 
 from emcache_pool._connection import Connection
 
-__all__ = ["OnConnect", "PoolConfig"]
+__all__ = ["OnConnect", "PoolConfig", "positive_seconds"]
 
 OnConnect: TypeAlias = Callable[[Connection], Awaitable[None]]
 """A step run on each new connection before it serves requests (for example a handshake).
@@ -53,17 +53,38 @@ def _check_min_connections(
         raise ValueError(msg)
 
 
-def _check_seconds_or_none(
-    instance: object, attribute: attrs.Attribute[Any], value: object
-) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        msg = f"{attribute.name} must be a number of seconds or None, got {type(value).__name__}"
-        raise TypeError(msg)
-    if not value > 0:
-        msg = f"{attribute.name} must be a positive number of seconds or None, not {value!r}"
-        raise ValueError(msg)
+def positive_seconds(
+    *, optional: bool = False
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """An attrs validator of a duration: a positive int or float (not a bool) of seconds.
+
+    The layers above validate their own durations with it, so that every duration
+    option is checked, and reported, the same way.
+
+    Args:
+        optional: Accept ``None`` too (the option then means "no limit").
+
+    Returns:
+        The validator; its ``TypeError`` or ``ValueError`` names the option.
+    """
+    expected = (
+        "a positive number of seconds or None" if optional else "a positive number of seconds"
+    )
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            msg = f"{attribute.name} must be {expected}, got {type(value).__name__}"
+            raise TypeError(msg)
+        if not value > 0:
+            msg = f"{attribute.name} must be {expected}, not {value!r}"
+            raise ValueError(msg)
+
+    return check
+
+
+_check_seconds_or_none = positive_seconds(optional=True)
 
 
 @attrs.frozen(kw_only=True)

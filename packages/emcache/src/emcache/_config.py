@@ -19,26 +19,23 @@ configurations, so they cannot drift from what a client gets.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
 from emcache_auth import Credentials, TLSConfig
 from emcache_cluster import ClusterSettings
-from emcache_pool import Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath, PoolConfig
+from emcache_pool import (
+    Endpoint,
+    MemcachedHostAddress,
+    MemcachedUnixSocketPath,
+    PoolConfig,
+    positive_seconds,
+)
 
 __all__ = ["ClientOptions", "checked_node_addresses", "paired_credentials"]
 
 
-def _check_timeout(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        msg = f"timeout must be a number of seconds or None, got {type(value).__name__}"
-        raise TypeError(msg)
-    if not value > 0:
-        msg = f"timeout must be greater than 0, got {value!r}"
-        raise ValueError(msg)
+_check_timeout = positive_seconds(optional=True)
 
 
 def _check_max_keys(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
