@@ -31,7 +31,7 @@ from emcache._herd import FetchResult
 from emcache._item import Item
 from emcache._meta import MetaCommands, MetaItem
 from emcache.otel._names import AUTOBATCHED, FETCH_REFRESHING, FETCH_STALE, HIT, HITS, MISSES
-from emcache.otel._telemetry import Call, Telemetry, batch_attributes
+from emcache.otel._telemetry import Attributes, Call, Series, Telemetry, batch_attributes
 from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath
 from emcache_protocol import (
     ErrorReply,
@@ -141,64 +141,88 @@ def retrieval(
 
 def storage(telemetry: Telemetry, operation: str, command: str, original: Command) -> Command:
     """set, add, replace, append, prepend, cas, meta_set: counts the bytes of the values sent."""
-
-    @functools.wraps(original)
-    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
-        key = _argument(args, kwargs, 0, "key")
-        series = telemetry.series(operation, _route(self, key))
-        call = telemetry.begin(series)
-        telemetry.query(call, command, (key,))
-        try:
-            result = await original(self, *args, **kwargs)
-        except BaseException as exc:
-            telemetry.fail(call, exc)
-            raise
-        value = _argument(args, kwargs, 1, "value")
-        if isinstance(value, _VALUE_TYPES):
-            series.sent += len(value)
-        telemetry.succeed(call)
-        return result
-
-    return traced
+    return _one_node(telemetry, operation, command, original, finish=_count_value_sent)
 
 
 def keyed(telemetry: Telemetry, operation: str, command: str, original: Command) -> Command:
     """increment, decrement, touch, delete, meta_delete, meta_arithmetic, invalidate."""
-
-    @functools.wraps(original)
-    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
-        key = _argument(args, kwargs, 0, "key")
-        call = telemetry.begin(telemetry.series(operation, _route(self, key)))
-        telemetry.query(call, command, (key,))
-        try:
-            result = await original(self, *args, **kwargs)
-        except BaseException as exc:
-            telemetry.fail(call, exc)
-            raise
-        telemetry.succeed(call)
-        return result
-
-    return traced
+    return _one_node(telemetry, operation, command, original)
 
 
 def node_command(telemetry: Telemetry, operation: str, original: Command) -> Command:
     """flush_all, verbosity, cache_memlimit, version, stats: the node is their argument."""
+    return _one_node(
+        telemetry, operation, None, original, argument="memcached_host_address", route=_named_node
+    )
+
+
+def fetch(telemetry: Telemetry, original: Command) -> Command:
+    """``fetch``: a hit unless this call ran the loader; stale and refreshing as attributes.
+
+    The meta requests a fetch makes (and its loader's time) are inside its duration.
+    """
+    return _one_node(telemetry, "fetch", "mg", original, finish=_fetched)
+
+
+Finish = Callable[[Series, tuple[Any, ...], dict[str, Any], Any], Attributes | None]
+
+
+def _one_node(
+    telemetry: Telemetry,
+    operation: str,
+    command: str | None,
+    original: Command,
+    *,
+    argument: str = "key",
+    route: Callable[[Client, Any], Endpoint | None] = _route,
+    finish: Finish | None = None,
+) -> Command:
+    """A command sent to one node, named by its first argument (a key unless ``argument``).
+
+    ``route`` finds the node from that argument. ``command`` is the memcached command
+    recorded with the key (None: no key to record). ``finish`` counts what the result
+    holds and returns the span's attributes.
+    """
 
     @functools.wraps(original)
     async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
-        node = _argument(args, kwargs, 0, "memcached_host_address")
-        if not isinstance(node, MemcachedHostAddress | MemcachedUnixSocketPath):
-            node = None
-        call = telemetry.begin(telemetry.series(operation, node))
+        first = _argument(args, kwargs, 0, argument)
+        series = telemetry.series(operation, route(self, first))
+        call = telemetry.begin(series)
+        if command is not None:
+            telemetry.query(call, command, (first,))
         try:
             result = await original(self, *args, **kwargs)
         except BaseException as exc:
             telemetry.fail(call, exc)
             raise
-        telemetry.succeed(call)
+        telemetry.succeed(call, None if finish is None else finish(series, args, kwargs, result))
         return result
 
     return traced
+
+
+def _named_node(client: Client, node: object) -> Endpoint | None:
+    return node if isinstance(node, MemcachedHostAddress | MemcachedUnixSocketPath) else None
+
+
+def _count_value_sent(
+    series: Series, args: tuple[Any, ...], kwargs: dict[str, Any], result: object
+) -> None:
+    value = _argument(args, kwargs, 1, "value")
+    if isinstance(value, _VALUE_TYPES):
+        series.sent += len(value)
+
+
+def _fetched(
+    series: Series, args: tuple[Any, ...], kwargs: dict[str, Any], result: FetchResult
+) -> Attributes:
+    if result.loaded:
+        series.misses += 1
+    else:
+        series.hits += 1
+        series.received += len(result.value)
+    return {HIT: not result.loaded, FETCH_STALE: result.stale, FETCH_REFRESHING: result.refreshing}
 
 
 # -- many keys ----------------------------------------------------------------------------------
@@ -306,40 +330,6 @@ def batched_on_node(telemetry: Telemetry, original: Command) -> Command:
             attributes |= {HITS: hits, MISSES: misses}
         telemetry.succeed(call, attributes)
         return replies
-
-    return traced
-
-
-# -- herd control -------------------------------------------------------------------------------
-def fetch(telemetry: Telemetry, original: Command) -> Command:
-    """``fetch``: a hit unless this call ran the loader; stale and refreshing as attributes.
-
-    The meta requests a fetch makes (and its loader's time) are inside its duration.
-    """
-
-    @functools.wraps(original)
-    async def traced(self: Client, *args: Any, **kwargs: Any) -> Any:
-        key = _argument(args, kwargs, 0, "key")
-        series = telemetry.series("fetch", _route(self, key))
-        call = telemetry.begin(series)
-        telemetry.query(call, "mg", (key,))
-        try:
-            result: FetchResult = await original(self, *args, **kwargs)
-        except BaseException as exc:
-            telemetry.fail(call, exc)
-            raise
-        if result.loaded:
-            series.misses += 1
-        else:
-            series.hits += 1
-            series.received += len(result.value)
-        attributes = {
-            HIT: not result.loaded,
-            FETCH_STALE: result.stale,
-            FETCH_REFRESHING: result.refreshing,
-        }
-        telemetry.succeed(call, attributes)
-        return result
 
     return traced
 

@@ -22,12 +22,14 @@ import asyncio
 import concurrent.futures
 import functools
 from collections.abc import Awaitable, Callable, Iterable
+from operator import attrgetter
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from emcache._client import Client
 from emcache.otel._names import DB_SYSTEM_NAME, MEMCACHED, NODE_CHANGE, node_attributes
+from emcache.otel._telemetry import Kind, Observable, create_observables
 from emcache_cluster import ClusterManagement
 from emcache_pool import ConnectionPoolMetrics, Endpoint
 
@@ -178,67 +180,96 @@ def _node_changes(options: CallbackOptions) -> Iterable[Observation]:
     ]
 
 
+_CONNECTIONS = "{connection}"
+_REQUESTS = "{request}"
+
+
 def create_instruments(meter: Meter) -> None:
     """Create the observable instruments on ``meter`` (again is harmless)."""
-    connections = "{connection}"
-    requests = "{request}"
-    meter.create_observable_up_down_counter(
-        "emcache.pool.connections",
-        [_per_node(lambda m: m.cur_connections)],
-        unit=connections,
-        description="Connections open to the node.",
-    )
-    meter.create_observable_counter(
-        "emcache.pool.connections.created",
-        [_per_node(lambda m: m.connections_created)],
-        unit=connections,
-        description="Connections opened to the node (on-connect step included).",
-    )
-    meter.create_observable_counter(
-        "emcache.pool.connections.failed",
-        [_per_node(lambda m: m.connections_created_with_error)],
-        unit=connections,
-        description="Attempts to open a connection to the node that failed.",
-    )
-    meter.create_observable_counter(
-        "emcache.pool.connections.closed",
-        [_per_node(lambda m: m.connections_closed)],
-        unit=connections,
-        description="Connections to the node that stopped serving, purged ones included.",
-    )
-    meter.create_observable_up_down_counter(
-        "emcache.pool.requests.in_flight",
-        [_per_node(lambda m: m.requests_in_flight)],
-        unit=requests,
-        description="Requests written or queued on a connection whose reply is not read yet.",
-    )
-    meter.create_observable_up_down_counter(
-        "emcache.pool.requests.waiting",
-        [_per_node(lambda m: m.requests_waiting)],
-        unit=requests,
-        description="Requests waiting for a connection to the node to open.",
-    )
-    meter.create_observable_counter(
-        "emcache.pool.requests.waited",
-        [_per_node(lambda m: m.operations_waited)],
-        unit=requests,
-        description="Requests that had to wait for a connection to open.",
-    )
-    meter.create_observable_gauge(
-        "emcache.node.up",
-        [_node_up],
-        unit="1",
-        description="1 while the node reports healthy, 0 while unhealthy.",
-    )
-    meter.create_observable_up_down_counter(
-        "emcache.cluster.nodes",
-        [_nodes],
-        unit="{node}",
-        description="Nodes of the clients' clusters.",
-    )
-    meter.create_observable_counter(
-        "emcache.cluster.node.changes",
-        [_node_changes],
-        unit="{node}",
-        description="Nodes added to or removed from a cluster (autodiscovery).",
-    )
+    create_observables(meter, _instruments())
+
+
+def _instruments() -> list[Observable]:
+    per_node = [
+        Observable(kind, f"emcache.pool.{name}", unit, description, _per_node(attrgetter(field)))
+        for kind, name, unit, field, description in _PER_NODE
+    ]
+    return [
+        *per_node,
+        Observable(
+            "gauge",
+            "emcache.node.up",
+            "1",
+            "1 while the node reports healthy, 0 while unhealthy.",
+            _node_up,
+        ),
+        Observable(
+            "up_down_counter",
+            "emcache.cluster.nodes",
+            "{node}",
+            "Nodes of the clients' clusters.",
+            _nodes,
+        ),
+        Observable(
+            "counter",
+            "emcache.cluster.node.changes",
+            "{node}",
+            "Nodes added to or removed from a cluster (autodiscovery).",
+            _node_changes,
+        ),
+    ]
+
+
+# The per-node instruments, each reading one field of ConnectionPoolMetrics:
+# (kind, name below emcache.pool., unit, field, description)
+_PER_NODE: tuple[tuple[Kind, str, str, str, str], ...] = (
+    (
+        "up_down_counter",
+        "connections",
+        _CONNECTIONS,
+        "cur_connections",
+        "Connections open to the node.",
+    ),
+    (
+        "counter",
+        "connections.created",
+        _CONNECTIONS,
+        "connections_created",
+        "Connections opened to the node (on-connect step included).",
+    ),
+    (
+        "counter",
+        "connections.failed",
+        _CONNECTIONS,
+        "connections_created_with_error",
+        "Attempts to open a connection to the node that failed.",
+    ),
+    (
+        "counter",
+        "connections.closed",
+        _CONNECTIONS,
+        "connections_closed",
+        "Connections to the node that stopped serving, purged ones included.",
+    ),
+    (
+        "up_down_counter",
+        "requests.in_flight",
+        _REQUESTS,
+        "requests_in_flight",
+        "Requests written or queued on a connection whose reply is not read yet.",
+    ),
+    (
+        "up_down_counter",
+        "requests.waiting",
+        _REQUESTS,
+        "requests_waiting",
+        "Requests waiting for a connection to the node to open.",
+    ),
+    (
+        "counter",
+        "requests.waited",
+        _REQUESTS,
+        "operations_waited",
+        "Requests that had to wait for a connection to open.",
+    ),
+)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter
+from typing import Literal, NamedTuple
 
 from opentelemetry import trace
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
@@ -42,13 +44,41 @@ from emcache_pool import Endpoint
 __all__ = [
     "Attributes",
     "Call",
+    "Kind",
+    "Observable",
     "Series",
     "Telemetry",
     "batch_attributes",
+    "create_observables",
     "forget_series",
 ]
 
 Attributes = dict[str, AttributeValue]
+Observe = Callable[[CallbackOptions], Iterable[Observation]]
+
+
+Kind = Literal["counter", "up_down_counter", "gauge"]
+
+
+class Observable(NamedTuple):
+    """An observable instrument, as :func:`create_observables` creates it."""
+
+    kind: Kind
+    name: str
+    unit: str
+    description: str
+    callback: Observe
+
+
+def create_observables(meter: Meter, observables: Iterable[Observable]) -> None:
+    """Create each of ``observables`` on ``meter`` (again is harmless: the SDK keeps the first)."""
+    create = {
+        "counter": meter.create_observable_counter,
+        "up_down_counter": meter.create_observable_up_down_counter,
+        "gauge": meter.create_observable_gauge,
+    }
+    for kind, name, unit, description, callback in observables:
+        create[kind](name, [callback], unit=unit, description=description)
 
 
 class Series:
@@ -74,6 +104,13 @@ class Series:
 
 # (thread, operation, node) -> its series; read by the observable counters
 _SERIES: dict[tuple[int, str, Endpoint | None], Series] = {}
+# the observable counters summing a Series attribute: (name, unit, description, attribute)
+_SERIES_COUNTERS = (
+    ("emcache.client.hits", "{hit}", "Keys retrievals found.", "hits"),
+    ("emcache.client.misses", "{miss}", "Keys retrievals did not find.", "misses"),
+    ("emcache.client.value.sent", "By", "Bytes of the values storage commands sent.", "sent"),
+    ("emcache.client.value.received", "By", "Bytes of the values retrievals received.", "received"),
+)
 
 
 def forget_series() -> None:
@@ -130,29 +167,12 @@ class Telemetry:
             description="Duration of memcached commands, per node and operation.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
-        meter.create_observable_counter(
-            "emcache.client.hits",
-            [_summed(lambda series: series.hits)],
-            unit="{hit}",
-            description="Keys retrievals found.",
-        )
-        meter.create_observable_counter(
-            "emcache.client.misses",
-            [_summed(lambda series: series.misses)],
-            unit="{miss}",
-            description="Keys retrievals did not find.",
-        )
-        meter.create_observable_counter(
-            "emcache.client.value.sent",
-            [_summed(lambda series: series.sent)],
-            unit="By",
-            description="Bytes of the values storage commands sent.",
-        )
-        meter.create_observable_counter(
-            "emcache.client.value.received",
-            [_summed(lambda series: series.received)],
-            unit="By",
-            description="Bytes of the values retrievals received.",
+        create_observables(
+            meter,
+            (
+                Observable("counter", name, unit, description, _summed(attrgetter(field)))
+                for name, unit, description, field in _SERIES_COUNTERS
+            ),
         )
 
     def series(self, operation: str, endpoint: Endpoint | None) -> Series:
