@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import binascii
 import enum
+from itertools import compress
 from typing import Final
 
 from emcache_protocol._keys import (
@@ -98,8 +99,58 @@ def _key_tokens(key: object, base64: bool) -> list[bytes]:
     return [binascii.b2a_base64(key, newline=False), b"b"]
 
 
-def _number(flags: list[bytes], letter: bytes, name: str, value: int, low: int, high: int) -> None:
-    flags.append(letter + b"%d" % check_int(name, value, low, high))
+# A flag with a number: its letter, the argument it comes from, and the argument's range.
+_Number = tuple[bytes, str, int, int]
+_VIVIFY_TTL: Final[_Number] = (b"N", "vivify_ttl", I32_MIN, I32_MAX)
+_RECACHE_BELOW: Final[_Number] = (b"R", "recache_below", I32_MIN, I32_MAX)
+_TTL: Final[_Number] = (b"T", "ttl", I32_MIN, I32_MAX)
+_NEW_CAS: Final[_Number] = (b"E", "new_cas", 0, U64_MAX)
+_CAS: Final[_Number] = (b"C", "cas", 0, U64_MAX)
+_FLAGS: Final[_Number] = (b"F", "flags", 0, U32_MAX)
+_DELTA: Final[_Number] = (b"D", "delta", 0, U64_MAX)
+_INITIAL: Final[_Number] = (b"J", "initial", 0, U64_MAX)
+_MG_NUMBERS: Final = (_VIVIFY_TTL, _RECACHE_BELOW, _TTL, _NEW_CAS, _CAS)
+_MA_NUMBERS: Final = (_TTL, _CAS, _NEW_CAS)
+
+
+def _number(tokens: list[bytes], flag: _Number, value: int) -> None:
+    letter, name, low, high = flag
+    tokens.append(letter + b"%d" % check_int(name, value, low, high))
+
+
+def _numbers(
+    tokens: list[bytes], flags: tuple[_Number, ...], values: tuple[int | None, ...]
+) -> None:
+    """Append each of ``flags`` whose value is not None, in that order."""
+    for flag, value in zip(flags, values, strict=False):  # same length, by construction
+        if value is not None:
+            letter, name, low, high = flag
+            tokens.append(letter + b"%d" % check_int(name, value, low, high))
+
+
+class _Switches(dict[tuple[object, ...], tuple[bytes, ...]]):
+    """The flags without a value (``v``, ``k``...), by which of them are asked for.
+
+    ``table[asked]`` is the letters whose argument is true, in line order: one lookup
+    in place of a test per flag. Each combination of bools is worked out once and kept
+    (at most 2**9 for ``mg``); other true or false values are worked out each time.
+    """
+
+    def __init__(self, letters: bytes) -> None:
+        super().__init__()
+        self.letters = tuple(letters.split())
+
+    def __missing__(self, asked: tuple[object, ...]) -> tuple[bytes, ...]:
+        found = tuple(compress(self.letters, asked))
+        if all(type(wanted) is bool for wanted in asked):
+            self[asked] = found
+        return found
+
+
+_MG_SWITCHES: Final = _Switches(b"u v f c t k s h l")
+_MS_SWITCHES: Final = _Switches(b"c k s")
+_MD_SWITCHES: Final = _Switches(b"x k")
+_MA_SWITCHES: Final = _Switches(b"v t c k")
 
 
 def _opaque(flags: list[bytes], opaque: object) -> None:
@@ -180,34 +231,20 @@ def meta_get_command(
     tokens.insert(0, b"mg")
     # memcached applies flags in line order: R sees the TTL before T changes it, and t
     # reports the TTL after N and T.
-    if vivify_ttl is not None:
-        _number(tokens, b"N", "vivify_ttl", vivify_ttl, I32_MIN, I32_MAX)
-    if recache_below is not None:
-        _number(tokens, b"R", "recache_below", recache_below, I32_MIN, I32_MAX)
-    if ttl is not None:
-        _number(tokens, b"T", "ttl", ttl, I32_MIN, I32_MAX)
-    if new_cas is not None:
-        _number(tokens, b"E", "new_cas", new_cas, 0, U64_MAX)
-    if cas is not None:
-        _number(tokens, b"C", "cas", cas, 0, U64_MAX)
-    if no_bump:
-        tokens.append(b"u")
-    if return_value:
-        tokens.append(b"v")
-    if return_flags:
-        tokens.append(b"f")
-    if return_cas:
-        tokens.append(b"c")
-    if return_ttl:
-        tokens.append(b"t")
-    if return_key:
-        tokens.append(b"k")
-    if return_size:
-        tokens.append(b"s")
-    if return_hit:
-        tokens.append(b"h")
-    if return_last_access:
-        tokens.append(b"l")
+    numbers = (vivify_ttl, recache_below, ttl, new_cas, cas)
+    if numbers != (None, None, None, None, None):
+        _numbers(tokens, _MG_NUMBERS, numbers)
+    tokens += _MG_SWITCHES[
+        no_bump,
+        return_value,
+        return_flags,
+        return_cas,
+        return_ttl,
+        return_key,
+        return_size,
+        return_hit,
+        return_last_access,
+    ]
     if opaque is not None:
         _opaque(tokens, opaque)
     return _request(tokens, _META_GET, key)
@@ -266,15 +303,15 @@ def meta_set_command(
     tokens.insert(0, b"ms")
     tokens.insert(2, b"%d" % len(value))
     if flags != 0 or type(flags) is not int:
-        _number(tokens, b"F", "flags", flags, 0, U32_MAX)
+        _number(tokens, _FLAGS, flags)
     if ttl != 0 or type(ttl) is not int:
-        _number(tokens, b"T", "ttl", ttl, I32_MIN, I32_MAX)
+        _number(tokens, _TTL, ttl)
     if mode is not MetaSetMode.SET:
         tokens.append(_mode(mode, MetaSetMode))
     if cas is not None:
-        _number(tokens, b"C", "cas", cas, 0, U64_MAX)
+        _number(tokens, _CAS, cas)
     if new_cas is not None:
-        _number(tokens, b"E", "new_cas", new_cas, 0, U64_MAX)
+        _number(tokens, _NEW_CAS, new_cas)
     if invalidate:
         if cas is None or mode not in (MetaSetMode.SET, MetaSetMode.REPLACE):
             msg = "invalidate needs cas, in the set or replace mode"
@@ -284,13 +321,8 @@ def meta_set_command(
         if mode not in (MetaSetMode.APPEND, MetaSetMode.PREPEND):
             msg = "vivify_ttl is only accepted in the append and prepend modes"
             raise ProtocolValidationError(msg)
-        _number(tokens, b"N", "vivify_ttl", vivify_ttl, I32_MIN, I32_MAX)
-    if return_cas:
-        tokens.append(b"c")
-    if return_key:
-        tokens.append(b"k")
-    if return_size:
-        tokens.append(b"s")
+        _number(tokens, _VIVIFY_TTL, vivify_ttl)
+    tokens += _MS_SWITCHES[return_cas, return_key, return_size]
     if opaque is not None:
         _opaque(tokens, opaque)
     data = b"%s\r\n%s\r\n" % (b" ".join(tokens), value)
@@ -334,20 +366,17 @@ def meta_delete_command(
     tokens = _key_tokens(key, base64)
     tokens.insert(0, b"md")
     if cas is not None:
-        _number(tokens, b"C", "cas", cas, 0, U64_MAX)
+        _number(tokens, _CAS, cas)
     if new_cas is not None:
-        _number(tokens, b"E", "new_cas", new_cas, 0, U64_MAX)
+        _number(tokens, _NEW_CAS, new_cas)
     if invalidate:
         tokens.append(b"I")
     if ttl is not None:
         if not invalidate:
             msg = "ttl is only accepted with invalidate"
             raise ProtocolValidationError(msg)
-        _number(tokens, b"T", "ttl", ttl, I32_MIN, I32_MAX)
-    if remove_value:
-        tokens.append(b"x")
-    if return_key:
-        tokens.append(b"k")
+        _number(tokens, _TTL, ttl)
+    tokens += _MD_SWITCHES[remove_value, return_key]
     if opaque is not None:
         _opaque(tokens, opaque)
     return _request(tokens, _META_DELETE, key)
@@ -402,28 +431,18 @@ def meta_arithmetic_command(
     if mode is not MetaArithmeticMode.INCREMENT:
         tokens.append(_mode(mode, MetaArithmeticMode))
     if delta != 1 or type(delta) is not int:
-        _number(tokens, b"D", "delta", delta, 0, U64_MAX)
+        _number(tokens, _DELTA, delta)
     if vivify_ttl is not None:
-        _number(tokens, b"N", "vivify_ttl", vivify_ttl, I32_MIN, I32_MAX)
+        _number(tokens, _VIVIFY_TTL, vivify_ttl)
     if initial is not None:
         if vivify_ttl is None:
             msg = "initial is only accepted with vivify_ttl"
             raise ProtocolValidationError(msg)
-        _number(tokens, b"J", "initial", initial, 0, U64_MAX)
-    if ttl is not None:
-        _number(tokens, b"T", "ttl", ttl, I32_MIN, I32_MAX)
-    if cas is not None:
-        _number(tokens, b"C", "cas", cas, 0, U64_MAX)
-    if new_cas is not None:
-        _number(tokens, b"E", "new_cas", new_cas, 0, U64_MAX)
-    if return_value:
-        tokens.append(b"v")
-    if return_ttl:
-        tokens.append(b"t")
-    if return_cas:
-        tokens.append(b"c")
-    if return_key:
-        tokens.append(b"k")
+        _number(tokens, _INITIAL, initial)
+    numbers = (ttl, cas, new_cas)
+    if numbers != (None, None, None):
+        _numbers(tokens, _MA_NUMBERS, numbers)
+    tokens += _MA_SWITCHES[return_value, return_ttl, return_cas, return_key]
     if opaque is not None:
         _opaque(tokens, opaque)
     return _request(tokens, _META_ARITHMETIC, key)
