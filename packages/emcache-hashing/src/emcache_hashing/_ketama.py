@@ -38,8 +38,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
 from emcache_hashing import _digests, _picking
-from emcache_hashing._picking import PickingHasher
-from emcache_hashing._servers import Server, ServerLike, to_server
+from emcache_hashing._server_hasher import ServerHasher
+from emcache_hashing._servers import Server, ServerLike
 
 __all__ = ["Ketama", "label", "weighted_point_count"]
 
@@ -129,7 +129,7 @@ def _continuum(
     return values, owners
 
 
-class Ketama(PickingHasher):
+class Ketama(ServerHasher):
     """Ketama consistent hashing that routes keys as libmemcached and pylibmc do.
 
     Give it the servers in the order the peer client has them, with the same
@@ -158,7 +158,7 @@ class Ketama(PickingHasher):
             ``key_hash`` is unknown.
     """
 
-    __slots__ = ("_key_hash", "_servers", "_weighted")
+    __slots__ = ("_key_hash", "_weighted")
 
     def __init__(
         self,
@@ -176,20 +176,7 @@ class Ketama(PickingHasher):
             raise TypeError(msg)
         self._key_hash: _digests.KeyHash = key_hash
         self._weighted = weighted
-        self._servers: dict[str, Server] = {}
-        for server in servers:
-            self._insert(server)
-        self._rebuild()
-
-    @property
-    def servers(self) -> tuple[Server, ...]:
-        """The servers, in order."""
-        return tuple(self._servers.values())
-
-    @property
-    def nodes(self) -> tuple[str, ...]:
-        """The node ids of the servers, in order."""
-        return tuple(self._servers)
+        self._set_servers(servers)
 
     @property
     def key_hash(self) -> _digests.KeyHash:
@@ -213,74 +200,26 @@ class Ketama(PickingHasher):
         Raises:
             TypeError, ValueError: As for the constructor.
         """
-        self._insert(server)
-        self._rebuild()
+        super().add(server)
 
-    def remove(self, node: str | ServerLike) -> None:
-        """Remove a server, named by its node id or given whole, and rebuild.
-
-        Raises:
-            ValueError: The server is not present.
-        """
-        del self._servers[self._held_id(node)]
-        self._rebuild()
-
-    def rebuild(self, servers: Iterable[str | ServerLike]) -> Ketama:
-        """A new hasher with the same options over ``servers``, in that order.
-
-        This is how a cluster follows its routing set. An entry is a node id
-        of a server this hasher holds, or a server; a server this hasher holds
-        (same node id) keeps the weight it has here.
-
-        Raises:
-            TypeError, ValueError: As for the constructor, or a node id is unknown.
-        """
-        resolved = [self._resolve(entry) for entry in servers]
-        return Ketama(resolved, key_hash=self._key_hash, weighted=self._weighted)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({list(self._servers.values())!r}, "
-            f"key_hash={self._key_hash!r}, weighted={self._weighted!r})"
-        )
+    def _options(self) -> dict[str, object]:
+        return {"key_hash": self._key_hash, "weighted": self._weighted}
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # The pick functions are rebuilt from the servers, never pickled.
         return _restore, (self.servers, self._key_hash, self._weighted)
 
-    def _insert(self, value: object) -> None:
-        server = to_server(value)
-        if server.node_id in self._servers:
-            msg = f"server {server.node_id!r} is already present"
-            raise ValueError(msg)
-        self._servers[server.node_id] = server
-
-    def _held_id(self, node: object) -> str:
-        node_id = node if isinstance(node, str) else to_server(node).node_id
-        if node_id not in self._servers:
-            msg = f"server {node_id!r} is not present"
-            raise ValueError(msg)
-        return node_id
-
     def _resolve(self, entry: object) -> Server:
-        if isinstance(entry, str):
-            return self._servers[self._held_id(entry)]
-        server = to_server(entry)
+        # a server this hasher holds (same node id) keeps the weight it has here
+        server = super()._resolve(entry)
         return self._servers.get(server.node_id, server)
 
-    def _rebuild(self) -> None:
-        servers = tuple(self._servers.values())
-        if not servers:
-            self._pick, self._pick_many = _picking.build_empty()
-        elif len(servers) == 1:
-            self._pick, self._pick_many = _picking.build_single(servers[0].node_id)
-        else:
-            values, owners = _continuum(servers, self._key_hash, self.is_weighted)
-            self._pick = _build_pick(values, owners, _digests.KEY_HASHES[self._key_hash])
-            self._pick_many = _picking.build_grouping(self._pick)
+    def _build_pick(self, servers: tuple[Server, ...]) -> _picking.Pick:
+        values, owners = _continuum(servers, self._key_hash, self.is_weighted)
+        return _continuum_pick(values, owners, _digests.KEY_HASHES[self._key_hash])
 
 
-def _build_pick(values: list[int], owners: list[str], digest: _digests.Digest) -> _picking.Pick:
+def _continuum_pick(values: list[int], owners: list[str], digest: _digests.Digest) -> _picking.Pick:
     check_key = _picking.check_key
 
     def pick(key: bytes) -> str:

@@ -35,8 +35,8 @@ from typing import Literal
 import mmh3
 
 from emcache_hashing import _picking
-from emcache_hashing._picking import PickingHasher
-from emcache_hashing._servers import Server, ServerLike, to_server
+from emcache_hashing._server_hasher import ServerHasher
+from emcache_hashing._servers import Server, ServerLike
 
 __all__ = ["KeyType", "PymemcacheRendezvous", "node_name"]
 
@@ -72,7 +72,7 @@ def _text_of_bytes_key(key: bytes) -> bytes:
     return bytes.__repr__(key).encode("ascii")
 
 
-class PymemcacheRendezvous(PickingHasher):
+class PymemcacheRendezvous(ServerHasher):
     """Rendezvous hashing that routes keys as pymemcache's ``HashClient`` does by default.
 
     It answers with each server's :attr:`Server.node_id`, the id the emcache
@@ -93,101 +93,32 @@ class PymemcacheRendezvous(PickingHasher):
             ``key_type`` is unknown.
     """
 
-    __slots__ = ("_key_type", "_servers")
+    __slots__ = ("_key_type",)
 
     def __init__(self, servers: Iterable[ServerLike], *, key_type: KeyType = "str") -> None:
         if key_type not in ("str", "bytes"):
             msg = f"key_type must be 'str' or 'bytes', got {key_type!r}"
             raise ValueError(msg)
         self._key_type: KeyType = key_type
-        self._servers: dict[str, Server] = {}
-        for server in servers:
-            self._insert(server)
-        self._rebuild()
-
-    @property
-    def servers(self) -> tuple[Server, ...]:
-        """The servers, in order."""
-        return tuple(self._servers.values())
-
-    @property
-    def nodes(self) -> tuple[str, ...]:
-        """The node ids of the servers, in order."""
-        return tuple(self._servers)
+        self._set_servers(servers)
 
     @property
     def key_type(self) -> KeyType:
         """``"str"`` or ``"bytes"``: how the peer application passes its keys."""
         return self._key_type
 
-    def add(self, server: ServerLike) -> None:
-        """Add ``server``; only the keys it now wins move, all of them to it.
-
-        Raises:
-            TypeError, ValueError: As for the constructor.
-        """
-        self._insert(server)
-        self._rebuild()
-
-    def remove(self, node: str | ServerLike) -> None:
-        """Remove a server, named by its node id or given whole; only its keys move.
-
-        Raises:
-            ValueError: The server is not present.
-        """
-        node_id = node if isinstance(node, str) else to_server(node).node_id
-        if node_id not in self._servers:
-            msg = f"server {node_id!r} is not present"
-            raise ValueError(msg)
-        del self._servers[node_id]
-        self._rebuild()
-
-    def rebuild(self, servers: Iterable[str | ServerLike]) -> PymemcacheRendezvous:
-        """A new hasher with the same ``key_type`` over ``servers``.
-
-        An entry is a node id of a server this hasher holds, or a server.
-
-        Raises:
-            TypeError, ValueError: As for the constructor, or a node id is unknown.
-        """
-        resolved: list[Server] = []
-        for entry in servers:
-            if isinstance(entry, str):
-                if entry not in self._servers:
-                    msg = f"server {entry!r} is not present"
-                    raise ValueError(msg)
-                resolved.append(self._servers[entry])
-            else:
-                resolved.append(to_server(entry))
-        return PymemcacheRendezvous(resolved, key_type=self._key_type)
-
-    def __repr__(self) -> str:
-        servers = list(self._servers.values())
-        return f"{type(self).__name__}({servers!r}, key_type={self._key_type!r})"
-
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # The pick functions are rebuilt from the servers, never pickled.
         return _restore, (self.servers, self._key_type)
 
-    def _insert(self, value: object) -> None:
-        server = to_server(value)
-        if server.node_id in self._servers:
-            msg = f"server {server.node_id!r} is already present"
-            raise ValueError(msg)
-        self._servers[server.node_id] = server
+    def _options(self) -> dict[str, object]:
+        return {"key_type": self._key_type}
 
-    def _rebuild(self) -> None:
-        servers = tuple(self._servers.values())
-        if not servers:
-            self._pick, self._pick_many = _picking.build_empty()
-        elif len(servers) == 1:
-            self._pick, self._pick_many = _picking.build_single(servers[0].node_id)
-        else:
-            self._pick = _build_pick(servers, self._key_type)
-            self._pick_many = _picking.build_grouping(self._pick)
+    def _build_pick(self, servers: tuple[Server, ...]) -> _picking.Pick:
+        return _scores_pick(servers, self._key_type)
 
 
-def _build_pick(servers: Sequence[Server], key_type: KeyType) -> _picking.Pick:
+def _scores_pick(servers: Sequence[Server], key_type: KeyType) -> _picking.Pick:
     # Highest score wins; equal scores go to the greatest name. Nodes are
     # ordered by name, greatest first, so the first best score in that order
     # is the winner and a tie needs no second look.

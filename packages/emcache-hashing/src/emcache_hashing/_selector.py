@@ -19,11 +19,18 @@ measurable end to end.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from mmh3 import hash_bytes
 
-from emcache_hashing._picking import Pick, PickMany, build_empty, build_single, check_key
+from emcache_hashing._picking import (
+    Pick,
+    PickMany,
+    build_empty,
+    build_grouping,
+    build_single,
+    check_key,
+)
 from emcache_hashing._score import score
 
 __all__ = ["Entry", "Pick", "PickMany", "build"]
@@ -75,17 +82,4 @@ def _build_loop(entries: Sequence[Entry]) -> tuple[Pick, PickMany]:
             check_key(key)
         return first_pass(key) or pick_exact(entries, key)
 
-    def pick_many(keys: Iterable[bytes]) -> dict[str, list[bytes]]:
-        groups: dict[str, list[bytes]] = {}
-        for key in keys:
-            if type(key) is not bytes:
-                check_key(key)
-            node = first_pass(key) or pick_exact(entries, key)
-            group = groups.get(node)
-            if group is None:
-                groups[node] = [key]
-            else:
-                group.append(key)
-        return groups
-
-    return pick, pick_many
+    return pick, build_grouping(pick)
