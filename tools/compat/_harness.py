@@ -9,26 +9,33 @@ too: the comparison is only as good as the storage.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from emcache_hashing import Server
 from emcache_testing import MemcachedLauncher, MemcachedNode, NodeError
 
 __all__ = [
     "KEY_COUNT",
     "NODE_COUNTS",
     "Outcome",
+    "check",
     "compare",
     "flush",
     "load_peer",
     "locate",
     "make_keys",
+    "parse_arguments",
+    "picks_index",
     "print_outcomes",
+    "servers_of",
     "start_default_port_nodes",
     "start_nodes",
 ]
@@ -40,6 +47,14 @@ _BUSY = b"BUSY currently processing crawler request\r\n"
 _PRINTABLE = bytes(range(0x21, 0x7F))
 _HIGH = bytes(range(0x80, 0x100))
 _WORDS = ("user", "session", "cart", "feed", "profile", "clé", "日本", "ключ")
+
+
+def parse_arguments(doc: str) -> argparse.Namespace:
+    """The options every check takes: ``--keys N`` and ``--nodes 2 3 ...``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=KEY_COUNT)
+    parser.add_argument("--nodes", type=int, nargs="*", default=list(NODE_COUNTS))
+    return parser.parse_args()
 
 
 def load_peer(name: str) -> ModuleType:
@@ -100,6 +115,21 @@ def start_default_port_nodes(launcher: MemcachedLauncher, count: int) -> list[Me
         except NodeError:
             return []
     return nodes
+
+
+def servers_of(
+    nodes: Sequence[MemcachedNode], weights: Sequence[int] | None = None
+) -> list[Server]:
+    """Our servers for the nodes (with ``weights``, in node order), spelled as the peer's."""
+    servers = []
+    for index, node in enumerate(nodes):
+        weight = weights[index] if weights else 1
+        if node.socket_path is not None:
+            servers.append(Server.unix(node.socket_path, weight))
+        else:
+            assert node.port is not None
+            servers.append(Server(node.host, node.port, weight))
+    return servers
 
 
 def _request(
@@ -172,6 +202,39 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return not (self.missing or self.doubles or self.mismatches or self.peer_disagrees)
+
+
+def check(
+    name: str,
+    peer: str,
+    nodes: Sequence[MemcachedNode],
+    keys: Sequence[bytes],
+    store: Callable[[Sequence[bytes]], int],
+    ours: Callable[[bytes], int],
+    peers: Callable[[bytes], int] | None = None,
+) -> Outcome:
+    """One scenario: empty the nodes, store the keys, find them, compare with the picks.
+
+    ``store`` stores a batch of keys through the peer client and returns how many it
+    could not; ``ours`` and ``peers`` are as for :func:`compare`.
+    """
+    started = time.perf_counter()
+    outcome = Outcome(name, len(nodes), len(keys))
+    flush(nodes)
+    for start in range(0, len(keys), 5000):
+        failed = store(keys[start : start + 5000])
+        if failed:
+            raise RuntimeError(f"{peer} could not store {failed} keys")
+    where, outcome.doubles = locate(nodes)
+    compare(outcome, keys, where, ours, peers)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def picks_index(hasher: Any, servers: Sequence[Server]) -> Callable[[bytes], int]:
+    """``hasher.pick`` as the index of the server it names in ``servers``."""
+    index = {server.node_id: i for i, server in enumerate(servers)}
+    return lambda key: index[hasher.pick(key)]
 
 
 def compare(

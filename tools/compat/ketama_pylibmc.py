@@ -16,21 +16,19 @@ Run it with the compat venv's python (tools/compat/README.md)::
 
 from __future__ import annotations
 
-import argparse
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from compat._harness import (
-    KEY_COUNT,
-    NODE_COUNTS,
     Outcome,
-    compare,
-    flush,
+    check,
     load_peer,
-    locate,
     make_keys,
+    parse_arguments,
+    picks_index,
     print_outcomes,
+    servers_of,
     start_default_port_nodes,
     start_nodes,
 )
@@ -85,19 +83,6 @@ def scenarios(counts: tuple[int, ...]) -> list[Scenario]:
     return rows
 
 
-def servers_of(nodes: list[MemcachedNode], weights: tuple[int, ...] | None) -> list[Server]:
-    """Our servers for the nodes, spelled as pylibmc is given them."""
-    servers = []
-    for index, node in enumerate(nodes):
-        weight = weights[index] if weights else 1
-        if node.socket_path is not None:
-            servers.append(Server.unix(node.socket_path, weight))
-        else:
-            assert node.port is not None
-            servers.append(Server(node.host, node.port, weight))
-    return servers
-
-
 def pylibmc_spec(server: Server) -> str:
     """pylibmc's server string: the path, or host:port[:weight]."""
     if server.is_unix:
@@ -107,24 +92,17 @@ def pylibmc_spec(server: Server) -> str:
 
 def run(pylibmc: Any, scenario: Scenario, nodes: list[MemcachedNode], keys: list[bytes]) -> Outcome:
     """Store the keys through pylibmc, then compare where they are with Ketama's picks."""
-    started = time.perf_counter()
-    outcome = Outcome(scenario.name, len(nodes), len(keys))
     servers = servers_of(nodes, scenario.weights)
     client = pylibmc.Client([pylibmc_spec(s) for s in servers], behaviors=scenario.behaviors)
+
+    def store(batch: Sequence[bytes]) -> int:
+        return len(client.set_multi(dict.fromkeys(batch, b"1")))
+
     try:
-        flush(nodes)
-        for start in range(0, len(keys), 5000):
-            failed = client.set_multi(dict.fromkeys(keys[start : start + 5000], b"1"))
-            if failed:
-                raise RuntimeError(f"pylibmc could not store {len(failed)} keys")
-        where, outcome.doubles = locate(nodes)
-        hasher = Ketama(servers, **scenario.options)
-        index = {server.node_id: i for i, server in enumerate(servers)}
-        compare(outcome, keys, where, lambda key: index[hasher.pick(key)], client.hash)
+        ours = picks_index(Ketama(servers, **scenario.options), servers)
+        return check(scenario.name, "pylibmc", nodes, keys, store, ours, client.hash)
     finally:
         client.disconnect_all()
-    outcome.seconds = time.perf_counter() - started
-    return outcome
 
 
 def linked_library(name: str) -> str:
@@ -141,10 +119,7 @@ def linked_library(name: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=KEY_COUNT)
-    parser.add_argument("--nodes", type=int, nargs="*", default=list(NODE_COUNTS))
-    args = parser.parse_args()
+    args = parse_arguments(__doc__)
     pylibmc = load_peer("pylibmc")
     keys = make_keys(args.keys)
     outcomes = []

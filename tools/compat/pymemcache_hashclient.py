@@ -16,44 +16,28 @@ Run it with the compat venv's python (tools/compat/README.md)::
 
 from __future__ import annotations
 
-import argparse
-import time
+from collections.abc import Sequence
 from typing import Any
 
 from compat._harness import (
-    KEY_COUNT,
-    NODE_COUNTS,
     Outcome,
-    compare,
-    flush,
+    check,
     load_peer,
-    locate,
     make_keys,
+    parse_arguments,
+    picks_index,
     print_outcomes,
+    servers_of,
     start_nodes,
 )
-from emcache_hashing import PymemcacheRendezvous, Server
+from emcache_hashing import PymemcacheRendezvous
 from emcache_testing import MemcachedLauncher, MemcachedNode
-
-
-def servers_of(nodes: list[MemcachedNode]) -> list[Server]:
-    """Our servers for the nodes."""
-    servers = []
-    for node in nodes:
-        if node.socket_path is not None:
-            servers.append(Server.unix(node.socket_path))
-        else:
-            assert node.port is not None
-            servers.append(Server(node.host, node.port))
-    return servers
 
 
 def run(
     pymemcache: Any, name: str, nodes: list[MemcachedNode], keys: list[bytes], key_type: str
 ) -> Outcome:
     """Store the keys through HashClient, then compare where they are with our picks."""
-    started = time.perf_counter()
-    outcome = Outcome(name, len(nodes), len(keys))
     servers = servers_of(nodes)
     client = pymemcache.HashClient(
         [s.host if s.is_unix else (s.host, s.port) for s in servers],
@@ -67,35 +51,27 @@ def run(
         """The key as the pymemcache application hands it over."""
         return key.decode() if key_type == "str" else key
 
+    def store(batch: Sequence[bytes]) -> int:
+        return len(client.set_many({as_given(key): b"1" for key in batch}, noreply=False))
+
+    names = {(s.host if s.is_unix else f"{s.host}:{s.port}"): i for i, s in enumerate(servers)}
     try:
-        flush(nodes)
-        for start in range(0, len(keys), 5000):
-            batch = {as_given(key): b"1" for key in keys[start : start + 5000]}
-            failed = client.set_many(batch, noreply=False)
-            if failed:
-                raise RuntimeError(f"pymemcache could not store {len(failed)} keys")
-        where, outcome.doubles = locate(nodes)
         hasher = PymemcacheRendezvous(servers, key_type=key_type)  # type: ignore[arg-type]
-        index = {server.node_id: i for i, server in enumerate(servers)}
-        names = {(s.host if s.is_unix else f"{s.host}:{s.port}"): i for i, s in enumerate(servers)}
-        compare(
-            outcome,
+        return check(
+            name,
+            "pymemcache",
+            nodes,
             keys,
-            where,
-            lambda key: index[hasher.pick(key)],
+            store,
+            picks_index(hasher, servers),
             lambda key: names[client.hasher.get_node(as_given(key))],
         )
     finally:
         client.close()
-    outcome.seconds = time.perf_counter() - started
-    return outcome
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=KEY_COUNT)
-    parser.add_argument("--nodes", type=int, nargs="*", default=list(NODE_COUNTS))
-    args = parser.parse_args()
+    args = parse_arguments(__doc__)
     pymemcache = load_peer("pymemcache")
     text_keys = make_keys(args.keys, utf8_only=True)
     byte_keys = make_keys(args.keys)
