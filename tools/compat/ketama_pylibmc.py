@@ -20,18 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compat._harness import (
-    Outcome,
-    check,
-    load_peer,
-    make_keys,
-    parse_arguments,
-    picks_index,
-    print_outcomes,
-    servers_of,
-    start_default_port_nodes,
-    start_nodes,
-)
+from compat import _harness as harness
 from emcache_hashing import Ketama, Server
 from emcache_testing import MemcachedLauncher, MemcachedNode
 
@@ -90,17 +79,19 @@ def pylibmc_spec(server: Server) -> str:
     return f"{server.host}:{server.port}:{server.weight}"
 
 
-def run(pylibmc: Any, scenario: Scenario, nodes: list[MemcachedNode], keys: list[bytes]) -> Outcome:
+def run(
+    pylibmc: Any, scenario: Scenario, nodes: list[MemcachedNode], keys: list[bytes]
+) -> harness.Outcome:
     """Store the keys through pylibmc, then compare where they are with Ketama's picks."""
-    servers = servers_of(nodes, scenario.weights)
+    servers = harness.servers_of(nodes, scenario.weights)
     client = pylibmc.Client([pylibmc_spec(s) for s in servers], behaviors=scenario.behaviors)
 
     def store(batch: Sequence[bytes]) -> int:
         return len(client.set_multi(dict.fromkeys(batch, b"1")))
 
     try:
-        ours = picks_index(Ketama(servers, **scenario.options), servers)
-        return check(scenario.name, "pylibmc", nodes, keys, store, ours, client.hash)
+        ours = harness.picks_index(Ketama(servers, **scenario.options), servers)
+        return harness.check(scenario.name, "pylibmc", nodes, keys, store, ours, client.hash)
     finally:
         client.disconnect_all()
 
@@ -119,9 +110,9 @@ def linked_library(name: str) -> str:
 
 
 def main() -> int:
-    args = parse_arguments(__doc__)
-    pylibmc = load_peer("pylibmc")
-    keys = make_keys(args.keys)
+    args = harness.parse_arguments(__doc__)
+    pylibmc = harness.load_peer("pylibmc")
+    keys = harness.make_keys(args.keys)
     outcomes = []
     with MemcachedLauncher() as launcher:
         pool: dict[str, list[MemcachedNode]] = {"tcp": [], "unix": [], "default-port": []}
@@ -129,10 +120,10 @@ def main() -> int:
             nodes = pool[scenario.where]
             if len(nodes) < scenario.count:
                 if scenario.where == "default-port":
-                    nodes += start_default_port_nodes(launcher, scenario.count)
+                    nodes += harness.start_default_port_nodes(launcher, scenario.count)
                 else:
                     unix = scenario.where == "unix"
-                    nodes += start_nodes(launcher, scenario.count - len(nodes), unix=unix)
+                    nodes += harness.start_nodes(launcher, scenario.count - len(nodes), unix=unix)
             if len(nodes) < scenario.count:
                 print(f"skipped ({scenario.name}): 127.0.0.2-4:11211 are not all free")
                 continue
@@ -142,7 +133,7 @@ def main() -> int:
     libmemcached = getattr(pylibmc, "libmemcached_version", "?")
     library = linked_library("libmemcached")
     title = f"Ketama vs pylibmc {version}, libmemcached {libmemcached} from {library}"
-    print_outcomes(title, outcomes)
+    harness.print_outcomes(title, outcomes)
     return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 

@@ -19,26 +19,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from compat._harness import (
-    Outcome,
-    check,
-    load_peer,
-    make_keys,
-    parse_arguments,
-    picks_index,
-    print_outcomes,
-    servers_of,
-    start_nodes,
-)
+from compat import _harness as harness
 from emcache_hashing import PymemcacheRendezvous
 from emcache_testing import MemcachedLauncher, MemcachedNode
 
 
 def run(
     pymemcache: Any, name: str, nodes: list[MemcachedNode], keys: list[bytes], key_type: str
-) -> Outcome:
+) -> harness.Outcome:
     """Store the keys through HashClient, then compare where they are with our picks."""
-    servers = servers_of(nodes)
+    servers = harness.servers_of(nodes)
     client = pymemcache.HashClient(
         [s.host if s.is_unix else (s.host, s.port) for s in servers],
         allow_unicode_keys=True,
@@ -57,13 +47,13 @@ def run(
     names = {(s.host if s.is_unix else f"{s.host}:{s.port}"): i for i, s in enumerate(servers)}
     try:
         hasher = PymemcacheRendezvous(servers, key_type=key_type)  # type: ignore[arg-type]
-        return check(
+        return harness.check(
             name,
             "pymemcache",
             nodes,
             keys,
             store,
-            picks_index(hasher, servers),
+            harness.picks_index(hasher, servers),
             lambda key: names[client.hasher.get_node(as_given(key))],
         )
     finally:
@@ -71,24 +61,24 @@ def run(
 
 
 def main() -> int:
-    args = parse_arguments(__doc__)
-    pymemcache = load_peer("pymemcache")
-    text_keys = make_keys(args.keys, utf8_only=True)
-    byte_keys = make_keys(args.keys)
+    args = harness.parse_arguments(__doc__)
+    pymemcache = harness.load_peer("pymemcache")
+    text_keys = harness.make_keys(args.keys, utf8_only=True)
+    byte_keys = harness.make_keys(args.keys)
     outcomes = []
     with MemcachedLauncher() as launcher:
         tcp: list[MemcachedNode] = []
         for count in args.nodes:
             if len(tcp) < count:
-                tcp += start_nodes(launcher, count - len(tcp))
+                tcp += harness.start_nodes(launcher, count - len(tcp))
             for key_type, keys in (("str", text_keys), ("bytes", byte_keys)):
                 name = f"{key_type} keys, {count} nodes"
                 outcomes.append(run(pymemcache, name, tcp[:count], keys, key_type))
                 print(f"{name}: {outcomes[-1].mismatches} mismatches", flush=True)
-        unix = start_nodes(launcher, 3, unix=True)
+        unix = harness.start_nodes(launcher, 3, unix=True)
         outcomes.append(run(pymemcache, "str keys, 3 unix sockets", unix, text_keys, "str"))
     version = getattr(pymemcache, "__version__", "?")
-    print_outcomes(f"PymemcacheRendezvous vs pymemcache {version} HashClient", outcomes)
+    harness.print_outcomes(f"PymemcacheRendezvous vs pymemcache {version} HashClient", outcomes)
     return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 
