@@ -356,29 +356,25 @@ def _noop(node: MemcachedNode) -> None:
     return None
 
 
+def _sigkill(name: str, **client_options: Any) -> Fault:
+    """The node is SIGKILLed (its data lost) and started again after the fault."""
+    return Fault(
+        name,
+        start=MemcachedNode.kill,
+        end=MemcachedNode.start,
+        data_survives=False,
+        expect_unhealthy=True,
+        client_options=client_options,
+    )
+
+
 NODE_FAULTS = {
-    "sigkill": Fault(
-        "node SIGKILLed, back after 2 s",
-        start=MemcachedNode.kill,
-        end=MemcachedNode.start,
-        data_survives=False,
-        expect_unhealthy=True,
+    "sigkill": _sigkill("node SIGKILLed, back after 2 s"),
+    "sigkill_purge": _sigkill(
+        "node SIGKILLed, purge_unhealthy_nodes=True", purge_unhealthy_nodes=True
     ),
-    "sigkill_purge": Fault(
-        "node SIGKILLed, purge_unhealthy_nodes=True",
-        start=MemcachedNode.kill,
-        end=MemcachedNode.start,
-        data_survives=False,
-        expect_unhealthy=True,
-        client_options={"purge_unhealthy_nodes": True},
-    ),
-    "sigkill_autobatching": Fault(
-        "node SIGKILLed, back after 2 s, autobatching=True",
-        start=MemcachedNode.kill,
-        end=MemcachedNode.start,
-        data_survives=False,
-        expect_unhealthy=True,
-        client_options={"autobatching": True},
+    "sigkill_autobatching": _sigkill(
+        "node SIGKILLed, back after 2 s, autobatching=True", autobatching=True
     ),
     "sigstop": Fault(
         "node SIGSTOPped 2 s, then SIGCONT",
