@@ -21,11 +21,11 @@ import argparse
 import asyncio
 import itertools
 import random
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 
 import emcache
+from bench import paired
 from emcache_testing import MemcachedLauncher, MemcachedNode
 
 KEYS = [b"bench-%04d" % i for i in range(1000)]
@@ -122,7 +122,9 @@ async def fetch(client: emcache.Client, args: argparse.Namespace) -> tuple[float
     return calls[0], time.perf_counter() - start
 
 
-async def _round(nodes: list[MemcachedNode], measure: Measure, args: argparse.Namespace) -> object:
+async def _round(
+    nodes: list[MemcachedNode], measure: Measure, args: argparse.Namespace
+) -> tuple[float, float]:
     addresses = [emcache.MemcachedHostAddress(n.host, n.port or 0) for n in nodes]
     async with await emcache.create_client(
         addresses, max_connections=args.connections, timeout=5.0
@@ -134,22 +136,14 @@ async def _round(nodes: list[MemcachedNode], measure: Measure, args: argparse.Na
 def _pair(
     nodes: list[MemcachedNode], pair: tuple[tuple[str, Measure], ...], args: argparse.Namespace
 ) -> dict[str, tuple[float, float]]:
-    rows: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in pair}
-    for number in range(args.rounds):
-        for name, measure in pair if number % 2 == 0 else pair[::-1]:
-            rows[name].append(asyncio.run(_round(nodes, measure, args)))  # type: ignore[arg-type]
-    return {
-        name: (statistics.median(a for a, _ in r), statistics.median(b for _, b in r))
-        for name, r in rows.items()
-    }
+    def run(measure: Measure) -> tuple[float, float]:
+        return asyncio.run(_round(nodes, measure, args))
+
+    return paired.alternating_medians(pair, run, args.rounds)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--callers", type=int, default=32)
-    parser.add_argument("--connections", type=int, default=2)
+    parser = paired.parser(__doc__)
     parser.add_argument("--herd", type=int, default=1000)
     args = parser.parse_args()
     print(f"{args.connections} connections per node, {args.rounds} rounds, medians")

@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvloop
 
+from bench import paired
 from emcache_pool import ConnectionPool, MemcachedHostAddress, PoolConfig
 from emcache_protocol import (
     meta_batch_command,
@@ -121,11 +121,7 @@ async def _round(endpoint: MemcachedHostAddress, measure: Measure, args: argpars
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--callers", type=int, default=32)
-    parser.add_argument("--connections", type=int, default=2)
+    parser = paired.parser(__doc__)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
     run = {"asyncio": asyncio.run, "uvloop": uvloop.run}[args.loop]
@@ -139,18 +135,12 @@ def main() -> None:
         assert node.port is not None
         endpoint = MemcachedHostAddress(node.host, node.port)
         for pair in PAIRS.values():
-            figures: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in pair}
-            for number in range(args.rounds):
-                for name, measure in pair if number % 2 == 0 else pair[::-1]:
-                    count, elapsed, cpu = run(_round(endpoint, measure, args))
-                    figures[name].append((count / elapsed, cpu / count * 1e6))
-            medians = {
-                name: (
-                    statistics.median(ops for ops, _ in rows),
-                    statistics.median(us for _, us in rows),
-                )
-                for name, rows in figures.items()
-            }
+
+            def once(measure: Measure) -> tuple[float, float]:
+                count, elapsed, cpu = run(_round(endpoint, measure, args))
+                return count / elapsed, cpu / count * 1e6
+
+            medians = paired.alternating_medians(pair, once, args.rounds)
             for name, (ops, us) in medians.items():
                 print(f"{name:16} {ops:9.0f} {us:9.2f}")
             (classic, _), (meta, _) = pair
