@@ -17,9 +17,10 @@ that, so that it works whatever async library the test uses).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from typing import Literal
+
+from emcache_testing._listening import LoopbackServer
 
 __all__ = ["FakeConfigEndpoint", "Mode"]
 
@@ -29,7 +30,7 @@ a reply that cannot be parsed; ``hang`` holds each request unanswered until the
 mode changes or the endpoint closes (the held requests are never answered)."""
 
 
-class FakeConfigEndpoint:
+class FakeConfigEndpoint(LoopbackServer):
     """Serves a node list over ``config get cluster`` on a free loopback port.
 
     Args:
@@ -50,16 +51,7 @@ class FakeConfigEndpoint:
         self.version = version
         self.mode: Mode = "ok"
         self.requests = 0
-        self.host = "127.0.0.1"
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._closing = asyncio.Event()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """``(host, port)`` of the endpoint."""
-        return (self.host, self.port)
+        super().__init__()
 
     def set_nodes(self, nodes: Iterable[tuple[str, int]], *, version: int | None = None) -> None:
         """Serve ``nodes`` from now on, under ``version`` or the current version plus one."""
@@ -72,41 +64,8 @@ class FakeConfigEndpoint:
         body = b"%d\n%s\n" % (self.version, entries)
         return b"CONFIG cluster 0 %d\r\n%s\r\nEND\r\n" % (len(body), body)
 
-    # -- life cycle ----------------------------------------------------------------------------
-    async def start(self) -> FakeConfigEndpoint:
-        """Listen on a free loopback port, or on the port it had when started again after close.
-
-        The port is bound here, in this process, so no other process can take it first.
-        """
-        self._closing.clear()
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        """Stop listening, end hanging answers and drop every open connection."""
-        self._closing.set()
-        if self._server is not None:
-            self._server.close()
-        writers = list(self._writers)
-        for writer in writers:
-            writer.close()
-        for writer in writers:
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> FakeConfigEndpoint:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
     # -- serving -------------------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
         try:
             while line := await reader.readline():
                 reply = await self._reply(line.strip())
@@ -115,7 +74,6 @@ class FakeConfigEndpoint:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._writers.discard(writer)
             writer.close()
 
     async def _reply(self, line: bytes) -> bytes:

@@ -23,6 +23,8 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from emcache_testing._listening import LoopbackServer
+
 __all__ = ["Act", "HostileServer", "Request", "ServerConnection"]
 
 _STORAGE = frozenset({b"set", b"add", b"replace", b"append", b"prepend", b"cas"})
@@ -112,7 +114,7 @@ class _Rule:
     remaining: int | None
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     """A scripted fake memcached on a free loopback port.
 
     Use it as ``async with HostileServer() as server`` in the test's event loop,
@@ -125,48 +127,14 @@ class HostileServer:
         connections: Every accepted connection, in order.
     """
 
+    _read_limit = 1 << 20
+
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host)
         self.store: dict[bytes, tuple[int, bytes]] = {}
         self.connections: list[ServerConnection] = []
         self._rules: list[_Rule] = []
-        self._server: asyncio.Server | None = None
         self._cas = 0
-        self._closing = asyncio.Event()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """``(host, port)`` of the server."""
-        return (self.host, self.port)
-
-    # -- life cycle ----------------------------------------------------------------------------
-    async def start(self) -> HostileServer:
-        """Listen on a free loopback port."""
-        self._closing.clear()
-        self._server = await asyncio.start_server(self._serve, self.host, 0, limit=1 << 20)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        """Stop listening and drop every connection."""
-        self._closing.set()
-        if self._server is not None:
-            self._server.close()
-        for conn in self.connections:
-            conn.writer.close()
-        for conn in self.connections:
-            with contextlib.suppress(Exception):
-                await conn.writer.wait_closed()
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> HostileServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     # -- scripting -----------------------------------------------------------------------------
     def attack(self, match: Matcher | bytes, script: Script, *, times: int | None = 1) -> None:

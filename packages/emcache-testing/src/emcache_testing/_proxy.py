@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from emcache_testing._listening import LoopbackServer
+
 __all__ = ["Delay", "DelayProxy"]
 
 Delay = Callable[[int], float]
@@ -25,7 +27,7 @@ def _no_delay(connection_number: int) -> float:
     return 0.0
 
 
-class DelayProxy:
+class DelayProxy(LoopbackServer):
     """Forwards a free loopback port to a node, delaying client-to-node chunks.
 
     Args:
@@ -43,42 +45,14 @@ class DelayProxy:
     def __init__(self, target_host: str, target_port: int, delay: Delay = _no_delay) -> None:
         self._target = (target_host, target_port)
         self.delay = delay
-        self.host = "127.0.0.1"
-        self.port = 0
         self.accepted = 0
-        self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writers: list[asyncio.StreamWriter] = []
+        super().__init__()
 
-    @property
-    def address(self) -> tuple[str, int]:
-        """``(host, port)`` of the proxy: what the client under test connects to."""
-        return (self.host, self.port)
-
-    async def start(self) -> DelayProxy:
-        """Listen on a free loopback port."""
-        self._server = await asyncio.start_server(self._serve, self.host, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        """Stop listening and drop both sides of every connection."""
-        if self._server is not None:
-            self._server.close()
-        for writer in self._writers:
-            writer.close()
+    async def _stop_serving(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> DelayProxy:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -93,7 +67,7 @@ class DelayProxy:
         except OSError:
             writer.close()
             return
-        self._writers += [writer, up_writer]
+        self._track(up_writer)
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         self._spawn(_pump(up_reader, writer))
         self._spawn(_delayed_pump(queue, up_writer))
