@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -40,13 +41,18 @@ COMMANDS = [
 ]
 
 
+def _method(name: str) -> Any:
+    """The function ``Client`` runs for ``name``, wherever in its classes it is defined."""
+    return inspect.getattr_static(emcache.Client, name)
+
+
 @pytest.fixture(name="originals")
 def _originals() -> Iterator[dict[str, object]]:
     """The client's own methods; the test leaves the client uninstrumented."""
-    saved = {name: emcache.Client.__dict__[name] for name in [*COMMANDS, "__init__", "close"]}
+    saved = {name: _method(name) for name in [*COMMANDS, "__init__", "close"]}
     yield saved
     emcache.otel.uninstrument()
-    assert all(emcache.Client.__dict__[name] is saved[name] for name in saved)
+    assert all(_method(name) is saved[name] for name in saved)
 
 
 def _sdk_providers() -> tuple[TracerProvider, MeterProvider]:
@@ -57,7 +63,7 @@ def test_every_public_command_is_wrapped(originals: dict[str, object]) -> None:
     """Each command of the client has a wrapper, and only commands and plumbing are wrapped."""
     public = {
         name
-        for name, value in vars(emcache.Client).items()
+        for name, value in inspect.getmembers_static(emcache.Client)
         if inspect.iscoroutinefunction(value) and not name.startswith("_")
     }
     unwrapped = public - {"close"} - set(COMMANDS)
@@ -71,7 +77,7 @@ def test_instrument_wraps_and_uninstrument_restores(originals: dict[str, object]
     assert emcache.otel.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
     assert emcache.otel.is_instrumented()
     for name in COMMANDS:
-        wrapper = emcache.Client.__dict__[name]
+        wrapper = _method(name)
         assert wrapper is not originals[name]
         assert wrapper.__wrapped__ is originals[name]
         assert wrapper.__name__ == name
@@ -79,7 +85,7 @@ def test_instrument_wraps_and_uninstrument_restores(originals: dict[str, object]
     emcache.otel.uninstrument()
     assert not emcache.otel.is_instrumented()
     for name, original in originals.items():
-        assert emcache.Client.__dict__[name] is original
+        assert _method(name) is original
 
 
 def test_instrument_twice_replaces_the_first(originals: dict[str, object]) -> None:
@@ -87,7 +93,7 @@ def test_instrument_twice_replaces_the_first(originals: dict[str, object]) -> No
     tracer_provider, meter_provider = _sdk_providers()
     emcache.otel.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
     emcache.otel.instrument(tracer_provider=tracer_provider, record_keys=True)
-    assert emcache.Client.__dict__["get"].__wrapped__ is originals["get"]
+    assert _method("get").__wrapped__ is originals["get"]
 
 
 def test_no_sdk_wraps_nothing(originals: dict[str, object]) -> None:
@@ -98,7 +104,7 @@ def test_no_sdk_wraps_nothing(originals: dict[str, object]) -> None:
     )
     assert not emcache.otel.is_instrumented()
     for name, original in originals.items():
-        assert emcache.Client.__dict__[name] is original
+        assert _method(name) is original
     assert AutoBatcher.__dict__["get"].__name__ == "get"
     assert not hasattr(AutoBatcher.__dict__["get"], "__wrapped__")
 
@@ -107,8 +113,8 @@ def test_traces_only_leaves_the_pool_registry_alone(originals: dict[str, object]
     """Without metrics, creating and closing clients is not wrapped."""
     tracer_provider, _ = _sdk_providers()
     assert emcache.otel.instrument(tracer_provider=tracer_provider)
-    assert emcache.Client.__dict__["__init__"] is originals["__init__"]
-    assert emcache.Client.__dict__["close"] is originals["close"]
+    assert _method("__init__") is originals["__init__"]
+    assert _method("close") is originals["close"]
     assert hasattr(AutoBatcher.__dict__["_start_batch"], "__wrapped__")
 
 
@@ -117,7 +123,7 @@ def test_metrics_only_leaves_the_batcher_alone(originals: dict[str, object]) -> 
     _, meter_provider = _sdk_providers()
     assert emcache.otel.instrument(meter_provider=meter_provider)
     assert not hasattr(AutoBatcher.__dict__["_start_batch"], "__wrapped__")
-    assert emcache.Client.__dict__["__init__"] is not originals["__init__"]
+    assert _method("__init__") is not originals["__init__"]
 
 
 @pytest.mark.parametrize(("name", "spec"), sorted(_install._RETRIEVALS.items()))
@@ -125,14 +131,14 @@ def test_retrievals_take_the_key_where_the_wrapper_reads_it(
     name: str, spec: tuple[str, int, bool]
 ) -> None:
     """The wrappers read the key by position and name: the signatures must agree."""
-    parameters = list(inspect.signature(emcache.Client.__dict__[name]).parameters)[1:]
+    parameters = list(inspect.signature(_method(name)).parameters)[1:]
     assert parameters[spec[1]] == "key"
 
 
 @pytest.mark.parametrize("name", [*_install._STORAGE, *_install._KEYED, "fetch"])
 def test_keyed_commands_take_the_key_first(name: str) -> None:
     """Storage and other keyed commands take ``key`` (then ``value`` for storage) first."""
-    parameters = list(inspect.signature(emcache.Client.__dict__[name]).parameters)[1:]
+    parameters = list(inspect.signature(_method(name)).parameters)[1:]
     assert parameters[0] == "key"
     if name in _install._STORAGE:
         assert parameters[1] == "value"
@@ -141,7 +147,7 @@ def test_keyed_commands_take_the_key_first(name: str) -> None:
 @pytest.mark.parametrize("name", [*_install._MANY, *_install._META_MANY])
 def test_many_key_commands_take_their_keys_first(name: str) -> None:
     """``set_many`` takes its items first (the wrapper counts their bytes)."""
-    parameters = list(inspect.signature(emcache.Client.__dict__[name]).parameters)[1:]
+    parameters = list(inspect.signature(_method(name)).parameters)[1:]
     keys_at = 1 if name.startswith("gat") else 0
     assert parameters[keys_at] == ("items" if name == "set_many" else "keys")
 
@@ -149,7 +155,7 @@ def test_many_key_commands_take_their_keys_first(name: str) -> None:
 @pytest.mark.parametrize("name", _install._NODE)
 def test_node_commands_take_the_node_first(name: str) -> None:
     """Node commands take the node as their first argument."""
-    parameters = list(inspect.signature(emcache.Client.__dict__[name]).parameters)[1:]
+    parameters = list(inspect.signature(_method(name)).parameters)[1:]
     assert parameters[0] == "memcached_host_address"
 
 

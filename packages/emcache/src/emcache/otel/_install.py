@@ -116,8 +116,19 @@ def install(telemetry: Telemetry, meter: metrics.Meter | None) -> None:
     if meter is not None:
         _pools.create_instruments(meter)
     for (cls, name), wrapper in _wrappers(telemetry).items():
-        _ORIGINALS[(cls, name)] = cls.__dict__[name]
-        setattr(cls, name, wrapper)
+        owner = _owner(cls, name)
+        _ORIGINALS[(owner, name)] = owner.__dict__[name]
+        setattr(owner, name, wrapper)
+
+
+def _owner(cls: type, name: str) -> type:
+    """The class of ``cls``'s MRO that defines ``name`` (``Client`` inherits its meta methods)."""
+    return next(base for base in cls.__mro__ if name in base.__dict__)
+
+
+def _defined(cls: type, name: str) -> Any:
+    """The function ``cls`` runs for ``name``, as defined (no descriptor bound)."""
+    return _owner(cls, name).__dict__[name]
 
 
 def uninstrument() -> None:
@@ -154,25 +165,25 @@ def _wrappers(telemetry: Telemetry) -> dict[tuple[type, str], Callable[..., Any]
     wrap: dict[tuple[type, str], Callable[..., Any]] = {}
     tracing = telemetry.tracer is not None
     for name, (command, key_at, batchable) in _RETRIEVALS.items():
-        original = Client.__dict__[name]
+        original = _defined(Client, name)
         wrap[Client, name] = _commands.retrieval(
             telemetry, name, command, original, key_at, batchable=batchable and tracing
         )
     for name, command in _STORAGE.items():
-        wrap[Client, name] = _commands.storage(telemetry, name, command, Client.__dict__[name])
+        wrap[Client, name] = _commands.storage(telemetry, name, command, _defined(Client, name))
     for name, command in _KEYED.items():
-        wrap[Client, name] = _commands.keyed(telemetry, name, command, Client.__dict__[name])
+        wrap[Client, name] = _commands.keyed(telemetry, name, command, _defined(Client, name))
     for name, command in _MANY.items():
-        original = Client.__dict__[name]
+        original = _defined(Client, name)
         wrap[Client, name] = _commands.many_keys(telemetry, name, command, original, retrieves=True)
     for name, (command, retrieves) in _META_MANY.items():
-        original = Client.__dict__[name]
+        original = _defined(Client, name)
         wrap[Client, name] = _commands.many_keys(
             telemetry, name, command, original, retrieves=retrieves
         )
     for name in _NODE:
-        wrap[Client, name] = _commands.node_command(telemetry, name, Client.__dict__[name])
-    wrap[Client, "fetch"] = _commands.fetch(telemetry, Client.__dict__["fetch"])
+        wrap[Client, name] = _commands.node_command(telemetry, name, _defined(Client, name))
+    wrap[Client, "fetch"] = _commands.fetch(telemetry, _defined(Client, "fetch"))
     original = Client.__dict__["_fetch_many_on_pool"]
     wrap[Client, "_fetch_many_on_pool"] = _commands.fetched_on_pool(telemetry, original)
     batch_on = MetaCommands.__dict__["_batch_on"]
