@@ -45,7 +45,9 @@ async def test_stampede_on_a_missing_key_runs_the_loader_once(
     assert loader.calls == 1
     assert all(result.value == b"computed" for result in results)
     assert sum(result.loaded for result in results) == 1
-    assert elapsed < 0.3, elapsed
+    # The loader takes 0.1 s; the waiters see its value within a few polls, not after
+    # their 3 s wait. The margin is for a loaded 2-core machine.
+    assert elapsed < 0.6, elapsed
 
 
 async def test_invalidate_serves_stale_values_while_one_recomputes(
