@@ -27,7 +27,8 @@ from emcache._config import (
 from emcache._create import ClientCreation, create_client
 from emcache._herd import FetchResult
 from emcache._item import Item
-from emcache._meta import MetaCounter, MetaItem, MetaSetMode, MetaStatus, MetaWriteResult
+from emcache._meta import MetaSetMode, MetaStatus
+from emcache._meta_results import MetaCounter, MetaItem, MetaWriteResult
 from emcache._view import CacheView
 from emcache.cluster import ClusterManagment
 from emcache.errors import (

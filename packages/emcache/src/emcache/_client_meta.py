@@ -14,7 +14,8 @@ import builtins
 from collections.abc import Mapping, Sequence
 
 from emcache._herd import FetchResult, Herd, Loader
-from emcache._meta import MetaCommands, MetaCounter, MetaItem, MetaSetMode, MetaWriteResult
+from emcache._meta import MetaCommands, MetaSetMode
+from emcache._meta_results import MetaCounter, MetaItem, MetaWriteResult
 
 __all__ = ["MetaMethods"]
 

@@ -1,11 +1,11 @@
-"""The meta commands in the facade: typed results, the support check, and quiet batches.
+"""The meta commands in the facade: the support check, single commands and quiet batches.
 
 Strategy. Each method encodes its request first (so bad input never reaches a socket),
 makes sure the node speaks the meta commands (``require_meta``, asked once per node and
 kept by its pool), runs the request with the client's timeout and reads the
-:class:`~emcache_protocol.MetaResult` into a facade type. Nothing of the lower layers
-leaks: their errors go through :mod:`emcache._translate`, and a node without the meta
-commands raises :class:`~emcache.MetaNotSupportedError`.
+:class:`~emcache_protocol.MetaResult` into a facade type (:mod:`emcache._meta_results`).
+Nothing of the lower layers leaks: their errors go through :mod:`emcache._translate`,
+and a node without the meta commands raises :class:`~emcache.MetaNotSupportedError`.
 
 Multi-key writes. The keys are grouped by node and each node gets one quiet batch
 (``q`` on every request, closed by ``mn``), all nodes at once. memcached answers only
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
+from emcache._meta_results import MetaCounter, MetaItem, MetaWriteResult, item_of
 from emcache._translate import LOWER_ERRORS, reply_error, translate
 from emcache.errors import (
     ClientClosedError,
@@ -63,86 +63,6 @@ _HD: Final = MetaStatus.HD
 _EN: Final = MetaStatus.EN
 _NOT_KEY_SEQUENCES: Final = (bytes, bytearray, memoryview, str)
 _KEYS_MESSAGE: Final = "keys must be a sequence of bytes"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MetaItem:
-    """An item read by ``meta_get``.
-
-    Attributes:
-        value: The value; ``b""`` for the placeholder a vivifying read created.
-        flags: The client flags, if asked for (``return_flags``).
-        cas: The cas token, if asked for (``return_cas``).
-        ttl: Seconds of life left, if asked for (``return_ttl``); -1 never expires.
-        won: This caller won the right to recompute the item (``W``): a vivified miss,
-            the recache window, or a stale item nobody won yet.
-        stale: The item was invalidated (``X``): its value is the old one.
-        winner_pending: Another caller already won and is recomputing the item (``Z``).
-    """
-
-    value: bytes
-    flags: int | None = None
-    cas: int | None = None
-    ttl: int | None = None
-    won: bool = False
-    stale: bool = False
-    winner_pending: bool = False
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MetaWriteResult:
-    """The outcome of ``meta_set`` or ``meta_delete``.
-
-    Attributes:
-        status: ``HD`` done; ``NS`` not stored (the mode's condition failed); ``EX`` the
-            cas did not match; ``NF`` the item does not exist.
-        cas: The cas token of the stored item, if asked for (``return_cas``).
-    """
-
-    status: MetaStatus
-    cas: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the write was done (``HD``)."""
-        return self.status is _HD
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MetaCounter:
-    """The outcome of ``meta_arithmetic``.
-
-    Attributes:
-        status: ``HD``/``VA`` done; ``NF`` the item does not exist; ``NS`` it could not
-            be created; ``EX`` the cas did not match.
-        value: The new number, when the counter changed (or was created).
-        cas: The cas token, if asked for.
-        ttl: Seconds of life left, if asked for.
-    """
-
-    status: MetaStatus
-    value: int | None = None
-    cas: int | None = None
-    ttl: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the counter changed (or was created)."""
-        return self.status is _VA or self.status is _HD
-
-
-def item_of(reply: MetaResult) -> MetaItem:
-    """The facade item of a ``VA`` (or ``HD``) reply of ``mg``."""
-    value = reply.value
-    return MetaItem(
-        b"" if value is None else value,
-        reply.flags,
-        reply.cas,
-        reply.ttl,
-        reply.won,
-        reply.stale,
-        reply.winner_pending,
-    )
 
 
 def _unique_keys(keys: object) -> list[bytes]:

@@ -29,7 +29,8 @@ from emcache._batching import AutoBatcher
 from emcache._client import Client
 from emcache._herd import FetchResult
 from emcache._item import Item
-from emcache._meta import MetaCommands, MetaItem
+from emcache._meta import MetaCommands
+from emcache._meta_results import MetaItem
 from emcache.otel._names import AUTOBATCHED, FETCH_REFRESHING, FETCH_STALE, HIT, HITS, MISSES
 from emcache.otel._telemetry import Attributes, Call, Series, Telemetry, batch_attributes
 from emcache_pool import ConnectionPool, Endpoint, MemcachedHostAddress, MemcachedUnixSocketPath
