@@ -10,6 +10,7 @@ import sys
 
 ENVIRONMENTS = [
     "iso-protocol",
+    "iso-protocol-compiled",
     "iso-hashing",
     "iso-auth",
     "iso-pool",

@@ -12,6 +12,10 @@ of ``--rounds`` rounds (the two halves alternate between rounds):
 3. ``multi100``: a 100-key multi-get reply, fed as one chunk, parsed ``--multi`` times.
 4. ``encode``: encoding N set requests (key validation included).
 
+A third column, ``compiled``, runs the same code as ``ours`` with the compiled build
+of emcache-protocol (the venv of ``bench.compiled``, built on first use;
+``--no-compiled`` leaves it out).
+
 The peer half runs in the peer's own virtualenv (its import name, ``emcache``,
 clashes with ours), driven through its compiled parser classes the way its
 client uses them: a new parser per request, then its result lists are read.
@@ -208,6 +212,10 @@ def _keep_best(best: dict[str, float], new: dict[str, float]) -> None:
         best[name] = min(value, best.get(name, value))
 
 
+def _ratio(value: float | None, base: float | None) -> float | None:
+    return None if value is None or not base else value / base
+
+
 def main() -> None:
     """Run both halves and print ns per operation and the ratios."""
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -216,29 +224,40 @@ def main() -> None:
     cli.add_argument("--repeat", type=int, default=5, help="runs per round; the best counts")
     cli.add_argument("--rounds", type=int, default=3, help="alternations of the two halves")
     cli.add_argument("--peer-python", help="python of the peer venv (default: .peers/)")
+    cli.add_argument("--no-compiled", action="store_true", help="leave the compiled build out")
     cli.add_argument("--as-peer", action="store_true", help=argparse.SUPPRESS)
+    cli.add_argument("--as-ours", action="store_true", help=argparse.SUPPRESS)
     args = cli.parse_args()
-    if args.as_peer:
-        print(json.dumps(peer(args.n, args.multi, args.repeat)))
+    if args.as_peer or args.as_ours:
+        run = peer if args.as_peer else ours
+        print(json.dumps(run(args.n, args.multi, args.repeat)))
         return
-    # Not at the top: this file also runs in the peer's venv, where tools/ is not on the path.
+    # Not at the top: this file also runs in other venvs, where tools/ is not on the path.
     import peers
+    from bench import compiled
 
     peer_python = args.peer_python or str(peers.python_of(peers.EMCACHE_1))
-    # Alternate the two halves so that both see the same machine conditions.
+    compiled_python = None if args.no_compiled else str(compiled.ensure())
+
+    def elsewhere(python: str, mode: str) -> dict[str, float]:
+        command = [python, os.path.abspath(__file__), mode, "-n", str(args.n)]
+        command += ["--multi", str(args.multi), "--repeat", str(args.repeat)]
+        done = subprocess.run(
+            command, check=True, capture_output=True, text=True, env=peers.peer_env()
+        )
+        result: dict[str, float] = json.loads(done.stdout)
+        return result
+
+    # Alternate the halves so that all see the same machine conditions.
     mine: dict[str, float] = {}
+    built: dict[str, float] = {}
     theirs: dict[str, float] = {}
     for _ in range(args.rounds):
         _keep_best(mine, ours(args.n, args.multi, args.repeat))
+        if compiled_python is not None:
+            _keep_best(built, elsewhere(compiled_python, "--as-ours"))
         if os.path.exists(peer_python):
-            command = [peer_python, os.path.abspath(__file__), "--as-peer"]
-            command += ["-n", str(args.n), "--multi", str(args.multi)]
-            command += ["--repeat", str(args.repeat)]
-            done = subprocess.run(
-                command, check=True, capture_output=True, text=True, env=peers.peer_env()
-            )
-            output = done.stdout
-            _keep_best(theirs, json.loads(output))
+            _keep_best(theirs, elsewhere(peer_python, "--as-peer"))
     rows = [
         ("get1", "single-value get reply, one chunk per reply", "ns/reply"),
         ("get4k", "single-value get replies, 4 KB chunks", "ns/reply"),
@@ -247,13 +266,19 @@ def main() -> None:
     ]
     runs = args.repeat * args.rounds
     print(f"python {sys.version.split()[0]}, n={args.n}, multi={args.multi}, best of {runs} runs")
-    print(f"| {'workload':<44} | {'unit':<10} | {'ours':>9} | {'1.3.3':>9} | {'ours/1.3.3':>10} |")
-    print(f"|{'-' * 46}|{'-' * 12}|{'-' * 11}|{'-' * 11}|{'-' * 12}|")
+    heads = ["ours", "compiled", "1.3.3", "ours/1.3.3", "compiled/1.3.3"]
+    print(f"| {'workload':<44} | {'unit':<10} | " + " | ".join(f"{h:>9}" for h in heads) + " |")
+    print(f"|{'-' * 46}|{'-' * 12}|" + "|".join("-" * (max(9, len(h)) + 2) for h in heads) + "|")
     for name, label, unit in rows:
         peer_ns = theirs.get(name)
-        peer_text = f"{peer_ns:9.0f}" if peer_ns else f"{'n/a':>9}"
-        ratio = f"{mine[name] / peer_ns:10.2f}" if peer_ns else f"{'n/a':>10}"
-        print(f"| {label:<44} | {unit:<10} | {mine[name]:9.0f} | {peer_text} | {ratio} |")
+        cells = [mine[name], built.get(name), peer_ns]
+        cells += [_ratio(mine[name], peer_ns), _ratio(built.get(name), peer_ns)]
+        texts = [f"{'n/a':>{max(9, len(h))}}" for h in heads]
+        for index, value in enumerate(cells):
+            if value is not None:
+                width = max(9, len(heads[index]))
+                texts[index] = f"{value:{width}.0f}" if index < 3 else f"{value:{width}.2f}"
+        print(f"| {label:<44} | {unit:<10} | " + " | ".join(texts) + " |")
     if "encode_raw" in theirs:
         print(f"(1.3.3 encode including its coroutine: {theirs['encode_raw']:.0f} ns/request)")
 

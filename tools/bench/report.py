@@ -21,7 +21,7 @@ from typing import Any
 Record = dict[str, Any]
 
 PEERS = ["emcache-1.3.3", "aiomcache", "memcachio", "pymemcache"]
-ORDER = ["ours", *PEERS, "ceiling"]
+ORDER = ["ours", "ours-compiled", *PEERS, "ceiling"]
 TITLES = {
     "set-1": "set, 1 task, 100 B values",
     "set-32": "set, 32 tasks, 100 B values",
@@ -263,6 +263,7 @@ def markdown(meta: dict[str, Any], targets: list[dict[str, Any]], records: list[
 HEADLINE = ["get-1", "get-32", "get-256", "set-32", "set-256", "get-32-10k"]
 CHART_LABELS = {
     "ours": "emcache (this project)",
+    "ours-compiled": "emcache, compiled protocol",
     "pymemcache": "pymemcache (threads)",
     "ceiling": "ceiling probe (not a client)",
 }

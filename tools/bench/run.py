@@ -28,14 +28,22 @@ from pathlib import Path
 from typing import Any
 
 import peers
-from bench import report
+from bench import compiled, report
 from bench.worker import WORKLOADS
 from emcache_testing import MemcachedLauncher
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
-CLIENTS = ["ours", "emcache-1.3.3", "aiomcache", "memcachio", "pymemcache", "ceiling"]
+CLIENTS = [
+    "ours",
+    "ours-compiled",
+    "emcache-1.3.3",
+    "aiomcache",
+    "memcachio",
+    "pymemcache",
+    "ceiling",
+]
 DEFAULT_WORKLOADS = [w for w in WORKLOADS if w != "rss-1m"]
 QUICK_WORKLOADS = ["get-32", "set-32", "autobatch-get-32", "get_many-100x4"]
 SETTINGS = {"default": None, "mc32": 32}
@@ -59,7 +67,7 @@ class Cell:
 def applies(workload: str, setting: str, client: str) -> bool:
     """Whether a client takes part in a workload at a pool setting."""
     spec = WORKLOADS[workload]
-    if spec.autobatching and client not in ("ours", "emcache-1.3.3"):
+    if spec.autobatching and client not in ("ours", "ours-compiled", "emcache-1.3.3"):
         return False  # only the emcache clients batch concurrent gets by themselves
     if spec.op == "get_many" and client in ("ceiling", "aiomcache"):
         return False  # neither routes keys over several nodes
@@ -91,6 +99,8 @@ def plan(args: argparse.Namespace) -> list[list[Cell]]:
 def python_for(client: str, ours_python: str) -> str:
     if client in PEER_VENV:
         return str(peers.python_of(client))
+    if client == "ours-compiled":  # our packages, emcache-protocol compiled (bench.compiled)
+        return str(compiled.python())
     return ours_python
 
 
@@ -110,7 +120,7 @@ def run_cell(cell: Cell, args: argparse.Namespace, nodes: str) -> dict[str, Any]
         cmd.append(f"--max-connections={max_conns}")
     limit = args.duration + args.warmup + 60 + (600 if WORKLOADS[cell.workload].count else 0)
     try:
-        env = peers.peer_env() if cell.client in PEER_VENV else None
+        env = peers.peer_env() if cell.client in PEER_VENV | {"ours-compiled"} else None
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, env=env)
     except subprocess.TimeoutExpired:
         return {"failed": f"no result within {limit:.0f} s"}
@@ -231,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted_peers = sorted(PEER_VENV & set(args.clients))
     for name in wanted_peers:
         peers.ensure(peers.PEERS[name])
+    if "ours-compiled" in args.clients:
+        compiled.ensure()
     if "ours" in args.clients and not ours_available(args.ours_python):
         log(f"our emcache has no create_client in {args.ours_python}: measuring the others only")
         args.clients = [c for c in args.clients if c != "ours"]

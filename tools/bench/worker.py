@@ -161,6 +161,7 @@ async def adapt_ceiling(
 
 ADAPTERS: dict[str, Callable[..., Awaitable[Adapter]]] = {
     "ours": adapt_emcache,
+    "ours-compiled": adapt_emcache,
     "emcache-1.3.3": adapt_emcache,
     "aiomcache": adapt_aiomcache,
     "memcachio": adapt_memcachio,
@@ -390,7 +391,8 @@ def client_version(client: str) -> str | None:
     """The installed version of the client's distribution (None for the ceiling probe)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    dist = {"ours": "emcache", "emcache-1.3.3": "emcache"}.get(client, client)
+    names = {"ours": "emcache", "ours-compiled": "emcache", "emcache-1.3.3": "emcache"}
+    dist = names.get(client, client)
     try:
         return None if client == "ceiling" else version(dist)
     except PackageNotFoundError:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from build_wheelhouse import distributions, outside_hatch_environment
+from build_wheelhouse import COMPILE_ENV, distributions, outside_hatch_environment
 from emcache_testing import MemcachedNode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,3 +196,11 @@ def test_facade_installs_from_the_wheelhouse_and_talks_to_a_node(
     venv_site = str(tmp_path / "venv" / "lib")
     assert result.stdout.startswith(f"emcache {version} from {venv_site}")
     assert result.stdout.endswith(": get -> b'installed'\n")
+
+
+def test_builds_are_pure_unless_compiled_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's hook switch is dropped; --compiled sets it (and the clean-up after)."""
+    monkeypatch.setenv("HATCH_BUILD_HOOK_ENABLE_MYPYC", "1")
+    assert not any(name.startswith("HATCH_BUILD_HOOK") for name in outside_hatch_environment())
+    compiled = outside_hatch_environment(compiled=True)
+    assert COMPILE_ENV.items() <= compiled.items()

@@ -312,7 +312,7 @@ def test_parser_copies_non_bytes_chunks() -> None:
     """A bytearray chunk mutated after feeding does not change the parsed value."""
     parser = ResponseParser()
     chunk = bytearray(b"VALUE k 0 1\r\nx\r\nEND\r\n")
-    parser.receive_data(chunk)  # type: ignore[arg-type]
+    parser.receive_data(chunk)
     chunk[13] = ord("y")
     assert parser.next_reply(Request(b"", ReplyKind.RETRIEVAL, [b"k"])) == [
         Value(b"k", 0, b"x", None)

@@ -4,6 +4,10 @@ Encoders validate their arguments and return a typed :class:`Request` (its bytes
 and the reply it expects); a :class:`ResponseParser` turns received bytes into
 the typed reply of each request. Nothing here
 touches a socket, an event loop or a clock.
+
+:data:`COMPILED` tells whether the reply parser runs compiled: the wheel built
+with ``HATCH_BUILD_HOOK_ENABLE_MYPYC=1`` compiles it with mypyc from this same
+source; the default wheel is pure Python.
 """
 
 from emcache_protocol.__about__ import __version__
@@ -61,9 +65,11 @@ from emcache_protocol._requests import (
     StatusRequest,
     VersionRequest,
 )
+from emcache_protocol._scan import COMPILED
 from emcache_protocol.errors import ProtocolError, ProtocolValidationError
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as test_public_api checks
+    "COMPILED",
     "ClusterConfig",
     "ConfigNode",
     "ConfigRequest",

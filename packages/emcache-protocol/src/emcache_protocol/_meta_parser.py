@@ -64,14 +64,16 @@ class MetaReaders:
 
     __slots__ = ("_batch",)
 
-    if TYPE_CHECKING:
-        _pos: int
-        _max_value_size: int
-        _batch: BatchReplies | None
+    # The parser's read position and bound, and its readers, which ResponseParser defines.
+    _pos: int
+    _max_value_size: int
+    _batch: BatchReplies | None
 
-        def _line(self) -> bytes | None: ...
+    def _line(self) -> bytes | None:
+        raise NotImplementedError
 
-        def _block(self, start: int, size: int) -> bytes | None: ...
+    def _block(self, start: int, size: int) -> bytes | None:
+        raise NotImplementedError
 
     def _meta_reply(self, request: Request[Any]) -> Any:
         kind = request[1]
