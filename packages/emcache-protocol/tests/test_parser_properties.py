@@ -371,15 +371,21 @@ def test_parser_value_buffer_only_while_a_large_value_is_read() -> None:
     assert parser.next_reply(Request(b"", GET, [b"k"])) is NEED_DATA
     view = parser.value_buffer()
     assert view is not None
-    assert len(view) == 99_000
-    with pytest.raises(ValueError, match="99001"):
-        parser.value_received(99_001)
-    view[:] = b"w" * 99_000
-    parser.value_received(99_000)
+    assert len(view) > 99_000  # the missing bytes, then room for what follows them
+    view[:50_000] = b"w" * 50_000
+    assert parser.value_received(50_000) is False  # nothing past the value yet
+    view = parser.value_buffer()
+    assert view is not None
+    with pytest.raises(ValueError, match=str(len(view) + 1)):
+        parser.value_received(len(view) + 1)
+    view = parser.value_buffer()
+    assert view is not None
+    view[:49_007] = b"w" * 49_000 + b"\r\nEND\r\n"
+    assert parser.value_received(49_007) is True
     assert parser.value_buffer() is None
-    parser.receive_data(b"\r\nEND\r\n")
     value = b"v" * 1000 + b"w" * 99_000
     assert parser.next_reply(Request(b"", GET, [b"k"])) == [Value(b"k", 0, value, None)]
+    assert not parser.has_buffered_data()
 
 
 # Every value that arrives split goes through the large-value reader.
@@ -444,3 +450,16 @@ def test_parser_allocates_no_more_than_a_step_ahead_of_the_data() -> None:
         view = parser.value_buffer()
     assert view is not None
     assert len(view) == 10_000 - 100
+
+
+def test_parser_takes_bytes_after_an_unused_value_buffer() -> None:
+    """A view handed out and never read into (a read that brought nothing) is let go."""
+    parser = ResponseParser()
+    parser.receive_data(b"VALUE k 0 100000\r\n" + b"v" * 1000)
+    assert parser.next_reply(Request(b"", GET, [b"k"])) is NEED_DATA
+    assert parser.value_buffer() is not None
+    assert parser.value_buffer() is not None  # asked again: the first one is dropped
+    parser.receive_data(b"")
+    parser.receive_data(b"w" * 99_000 + b"\r\nEND\r\n")
+    value = b"v" * 1000 + b"w" * 99_000
+    assert parser.next_reply(Request(b"", GET, [b"k"])) == [Value(b"k", 0, value, None)]

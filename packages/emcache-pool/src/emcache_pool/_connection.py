@@ -332,10 +332,13 @@ class Connection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._into_value:
-            # No reply is complete yet: the value's \r\n and what follows come in a later read.
             self._into_value = False
-            self.reads += 1
-            self._parser.value_received(nbytes)
+            if self._parser.value_received(nbytes):
+                # Replies may be complete. Read them once the transport let go of the value's
+                # buffer (uvloop holds it until this returns), so that the value is not copied.
+                self._loop.call_soon(self.data_received, b"")
+            else:
+                self.reads += 1
         elif self._read_buffer is not None:
             self.data_received(bytes(self._read_buffer[:nbytes]))
 

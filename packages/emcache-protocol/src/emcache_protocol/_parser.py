@@ -102,6 +102,9 @@ _LARGE_VALUE: Final = 64 * 1024
 # That buffer is allocated this much at a time at most: a server announcing a huge block it
 # does not send makes the client hold no more than this beyond what did arrive.
 _LARGE_STEP: Final = 64 * 1024 * 1024
+# Room left after a large block in its buffer, so that the read that ends the block can also
+# bring what follows it (its terminator, the next replies).
+_LARGE_ROOM: Final = 4 * 1024
 # A reply line longer than this without its terminator cannot be valid.
 _MAX_LINE: Final = 64 * 1024
 # The largest stats reply accepted (memcached's biggest groups, such as "stats
@@ -215,7 +218,7 @@ class ResponseParser(MetaReaders):
         Args:
             data: The bytes received; any split of the stream is fine.
         """
-        if self._large_left:
+        if self._large_left and data:
             data = self._fill(data)
         if type(data) is not bytes:
             data = bytes(data)  # never keep a view on a buffer the caller may reuse
@@ -241,31 +244,51 @@ class ResponseParser(MetaReaders):
         spares a copy. Other bytes go to :meth:`receive_data` as usual.
         """
         large = self._large
-        if not self._large_left or large is None:
+        left = self._large_left
+        if not left or large is None:
             return None
+        self._drop_view()  # one handed out before and never filled
         view = large.getbuffer()[large.tell() :]
         if not view:  # the end of what is allocated so far
             view.release()
-            _reserve(large, min(self._large_left, _LARGE_STEP))
+            _reserve(large, left + _LARGE_ROOM if left <= _LARGE_STEP else _LARGE_STEP)
             view = large.getbuffer()[large.tell() :]
         self._large_view = view
         return view
 
-    def value_received(self, count: int) -> None:
-        """Record that ``count`` bytes were written at the start of :meth:`value_buffer`."""
+    def value_received(self, count: int) -> bool:
+        """Record that ``count`` bytes were written at the start of :meth:`value_buffer`.
+
+        Returns:
+            Whether bytes past the value arrived too: replies may be complete now.
+        """
         large = self._large
-        if large is None or not 0 <= count <= self._large_left:
+        view = self._large_view
+        if large is None or view is None or not 0 <= count <= len(view):
             msg = f"{count} bytes received into a value buffer of {self._large_left}"
             raise ValueError(msg)
+        left = self._large_left
+        rest = b"" if count <= left else bytes(view[left:count])
+        self._drop_view()
+        if not rest:
+            large.seek(count, 1)
+            self._large_left = left - count
+            return False
+        large.seek(left, 1)
+        self._large_left = 0
+        self.receive_data(rest)
+        return True
+
+    def _drop_view(self) -> None:
+        """Release the view :meth:`value_buffer` handed out, now if the caller let go of it.
+
+        asyncio does once it read into it, uvloop only once its callback returns. While the
+        view lives, the buffer can be neither written to nor handed over without a copy.
+        """
         view, self._large_view = self._large_view, None
         if view is not None:
-            # Released now if the caller let go of it (asyncio does, uvloop only after its
-            # callback): while it is held, the buffer can be neither written to nor handed
-            # over without a copy. Reading the rest of the reply takes another read anyway.
             with suppress(BufferError):
                 view.release()
-        large.seek(count, 1)
-        self._large_left -= count
 
     def has_buffered_data(self) -> bool:
         """Whether bytes arrived that no reply has consumed yet."""
@@ -326,6 +349,12 @@ class ResponseParser(MetaReaders):
                             ]
                             reply = found
                             return reply
+                    if end > len(buf):  # still arriving: no whole reply for the bulk reader
+                        if kind is _RETRIEVAL:
+                            reply = self._retrieval(keys, bulk=False)
+                            return reply
+                        reply = self._retrieval_cas(keys, bulk=False)
+                        return reply
                 elif buf.startswith(b"END\r\n", pos):
                     self._pos = pos + 5
                     found = []
@@ -392,6 +421,7 @@ class ResponseParser(MetaReaders):
         """Write what ``data`` holds of the large value being read; return the rest."""
         large = self._large
         assert large is not None
+        self._drop_view()  # the caller handed these bytes over instead of reading into it
         left = self._large_left
         if len(data) <= left:
             large.write(data)
@@ -554,7 +584,7 @@ class ResponseParser(MetaReaders):
                 raise unexpected(line, "stats")
             return error
 
-    def _retrieval(self, keys: Sequence[bytes] | None) -> Any:
+    def _retrieval(self, keys: Sequence[bytes] | None, *, bulk: bool = True) -> Any:
         """The general retrieval path: any number of values, possibly split anywhere.
 
         Values already read stay in ``_values`` (and the next expected key in
@@ -571,10 +601,10 @@ class ResponseParser(MetaReaders):
                 msg = f"data block not followed by \\r\\n: {shown(buf[pos : pos + 2])}"
                 raise ProtocolError(msg)
             key, flags_value, _, cas_value = values[-1]  # the value's place, kept since its VALUE
-            values[-1] = _new_value(Value, (key, flags_value, self._large.getvalue(), cas_value))
+            values[-1] = _new_value(Value, (key, flags_value, _value_of(self._large), cas_value))
             self._large = None
             pos += 2
-        elif not values:
+        elif bulk and not values:
             whole = read_whole_reply(buf, pos, keys, max_size)
             if whole is not None:
                 self._pos = whole[1]
@@ -637,8 +667,10 @@ class ResponseParser(MetaReaders):
         The block gets a buffer of its exact length (see the module), which takes the bytes
         buffered so far; the rest go to it as they arrive.
         """
-        large = BytesIO()
-        _reserve(large, min(end - start, _LARGE_STEP))
+        size = end - start
+        # Zeroed memory from calloc, which fresh pages give for free: no pass to clear it.
+        # The bytes object is the BytesIO's own from here on (it holds the only reference).
+        large = BytesIO(bytes(size + _LARGE_ROOM if size <= _LARGE_STEP else _LARGE_STEP))
         buf = self._buf
         here = min(end, len(buf))
         large.write(memoryview(buf)[start:here])
@@ -648,9 +680,9 @@ class ResponseParser(MetaReaders):
         self._pos = 0
         return self._wait(2)
 
-    def _retrieval_cas(self, keys: Sequence[bytes] | None) -> Any:
+    def _retrieval_cas(self, keys: Sequence[bytes] | None, *, bulk: bool = True) -> Any:
         """A gets/gats reply: a retrieval reply whose every value carries its cas unique."""
-        reply = self._retrieval(keys)
+        reply = self._retrieval(keys, bulk=bulk)
         if type(reply) is list and None in map(_cas_of, reply):
             raise _no_cas(next(value.key for value in reply if value.cas is None))
         return reply
@@ -705,6 +737,15 @@ def _reserve(large: BytesIO, size: int) -> None:
     large.seek(large.seek(0, 2) + size - 1)
     large.write(b"\0")
     large.seek(here)
+
+
+def _value_of(large: BytesIO) -> bytes:
+    """The bytes written into ``large`` up to its position, the value it was read for."""
+    try:
+        large.truncate()  # drop the room after the value: shrinks it in place
+    except BufferError:  # a view of it is still held somewhere: copy it out instead
+        return bytes(large.getbuffer()[: large.tell()])
+    return large.getvalue()
 
 
 def _no_cas(key: bytes) -> ProtocolError:
