@@ -16,12 +16,17 @@ data), so a reply that trickles in is copied once, not once per chunk.
 Large values. A data block of at least ``_LARGE_VALUE`` bytes that has not fully
 arrived is not buffered that way (the chunks, their join and the value sliced
 from it would hold it two or three times): once its ``VALUE`` line has been read
-and checked, a buffer of exactly its length is allocated and every byte of the
-block goes straight into it, from :meth:`ResponseParser.receive_data` or read
-into :meth:`ResponseParser.value_buffer` by the caller. The buffer is an
-``io.BytesIO`` written in place: on CPython its ``getvalue()`` hands over the
-``bytes`` it wrote into, so the finished value costs no copy and the block is
-held about once while it is read.
+and checked, a buffer of its length (plus ``_LARGE_ROOM``) is allocated and
+every byte of the block goes straight into it, from
+:meth:`ResponseParser.receive_data` or read into
+:meth:`ResponseParser.value_buffer` by the caller; bytes read into the room
+after the block go on to the parse. The buffer is an ``io.BytesIO`` written in
+place: on CPython its ``truncate()`` and ``getvalue()`` hand over the ``bytes``
+it wrote into, so the finished value costs no copy and the block is held about
+once while it is read (1.07x its size for 1 MB in 64 KiB chunks, see
+``tools/bench/large_memory.py``). Blocks over ``_LARGE_STEP`` get their buffer
+that much at a time, so a server announcing a huge block holds little memory
+until the bytes come.
 
 Invariants. A result is returned only once its last byte has arrived; a
 retrieval reply keeps the values it has already read between calls, so a
@@ -236,12 +241,13 @@ class ResponseParser(MetaReaders):
                 self._need = 0
 
     def value_buffer(self) -> memoryview | None:
-        """Where the missing bytes of a large data block go, or ``None`` when none is read.
+        """Where the next bytes go while a large data block is read, or ``None``.
 
-        While a large value is being read (see the module), a writable view of exactly the
-        bytes of it still missing: the caller may read from its socket straight into the
-        view (``recv_into``) and then report the count with :meth:`value_received`, which
-        spares a copy. Other bytes go to :meth:`receive_data` as usual.
+        While a large value is being read (see the module), a writable view that starts with
+        the bytes of it still missing, followed by some room for what comes after it: the
+        caller may read from its socket straight into the view (``recv_into``) and then
+        report the count with :meth:`value_received`, which spares a copy. Otherwise bytes
+        go to :meth:`receive_data` as usual.
         """
         large = self._large
         left = self._large_left
@@ -261,6 +267,9 @@ class ResponseParser(MetaReaders):
 
         Returns:
             Whether bytes past the value arrived too: replies may be complete now.
+
+        Raises:
+            ValueError: No view is out, or ``count`` is more than it holds.
         """
         large = self._large
         view = self._large_view
