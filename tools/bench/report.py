@@ -32,7 +32,12 @@ TITLES = {
     "get-32-10k": "get, 32 tasks, 10 KB values",
     "get_many-100x4": "get_many of 100 keys over 4 nodes, 16 tasks (ops = calls)",
     "autobatch-get-32": "get with autobatching=True, 32 tasks, 100 B values",
+    "get-8-100k": "get, 8 tasks, 100 KB values",
+    "set-8-100k": "set, 8 tasks, 100 KB values",
+    "get-8-1m": "get, 8 tasks, 1 MB values",
+    "set-8-1m": "set, 8 tasks, 1 MB values",
 }
+LARGE = ["get-8-100k", "set-8-100k", "get-8-1m", "set-8-1m"]
 LOOP_NAMES = {"asyncio": "asyncio", "uvloop": "uvloop", "threads": "threads"}
 SETTING_NAMES = {"default": "default", "mc32": "32 conns"}
 
@@ -175,6 +180,18 @@ def evaluate_targets(records: Iterable[Record]) -> list[dict[str, Any]]:
                        idx.rate(workload, loop, "default", "emcache-1.3.3"))  # fmt: skip
             rows.append((f"{loop} {_fmt_ratio(r, target)}", None if r is None else r >= target))
         add(title, rows)
+
+    rows = []
+    for workload in LARGE:
+        for loop in ("asyncio", "uvloop"):
+            rates = {p: idx.rate(workload, loop, "default", p) for p in PEERS}
+            best_name = max((p for p in PEERS if rates[p]), key=lambda p: rates[p] or 0.0,
+                            default="none")  # fmt: skip
+            r = _ratio(idx.rate(workload, loop, "default", "ours"), rates.get(best_name))
+            text = f"{workload} {loop} {_fmt_ratio(r, 1.0)} of {best_name}"
+            rows.append((text, None if r is None else r >= 1.0))
+    add("100 KB and 1 MB values, 8 tasks, defaults: get and set >= 1.0x the best peer on the "
+        "same loop", rows)  # fmt: skip
 
     mem = idx.get("rss-1m", "asyncio", "default", "ours")
     growth = None if mem is None else mem.get("rss_growth")

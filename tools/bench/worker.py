@@ -40,6 +40,13 @@ class Workload:
     autobatching: bool = False
     batch: int = 100
     count: int = 0  # run this many operations instead of a duration (memory check)
+    keys: int = KEY_COUNT  # distinct keys; fewer for large values, so that they fit the node
+
+
+# Large values: 100,000 and 1,000,000 bytes. memcached's default largest item is 1 MiB, so a
+# 1,000,000-byte value and its key fit every peer's server without raising -I; 64 and 16 keys
+# keep them well inside the nodes' 64 MB.
+LARGE = {"100k": (100_000, 64), "1m": (1_000_000, 16)}
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -52,6 +59,11 @@ WORKLOADS: dict[str, Workload] = {
     "get-32-10k": Workload("get", 32, value_size=10_000),
     "get_many-100x4": Workload("get_many", 16, nodes=4),
     "autobatch-get-32": Workload("get", 32, autobatching=True),
+    **{
+        f"{op}-8-{name}": Workload(op, 8, value_size=size, keys=keys)
+        for name, (size, keys) in LARGE.items()
+        for op in ("get", "set")
+    },
     "rss-1m": Workload("mixed", 32, count=1_000_000),
 }
 
@@ -80,7 +92,7 @@ class Stats:
 
 def keys_for(workload: Workload) -> list[bytes]:
     """The keys of a workload; the value size is part of the name so workloads do not mix."""
-    return [b"bench:%d:%d" % (workload.value_size, i) for i in range(KEY_COUNT)]
+    return [b"bench:%d:%d" % (workload.value_size, i) for i in range(workload.keys)]
 
 
 def rss_bytes() -> int:
@@ -340,7 +352,7 @@ def run_threads(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
         while not stats.stopping:
             i += 1
             n += 1
-            key = keys[i % KEY_COUNT]
+            key = keys[i % len(keys)]
             timed = stats.measuring and not (n & SAMPLE_MASK)
             if timed:
                 t0 = perf()
@@ -351,7 +363,7 @@ def run_threads(args: argparse.Namespace, workload: Workload) -> dict[str, Any]:
                     client.set(key, value)
                     ok = True
                 elif workload.op == "get_many":
-                    start = i % (KEY_COUNT - workload.batch)
+                    start = i % (len(keys) - workload.batch)
                     found = client.get_many(keys[start : start + workload.batch])
                     ok = len(found) == workload.batch
                 elif n & 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 import pytest
@@ -236,3 +237,70 @@ async def test_connection_tls_silence_with_requests_in_flight_nudges_once(fake_t
     assert fut.result() == [Value(b"a", 0, b"aaa", None)]
     assert conn.in_flight == 0
     assert not conn.is_closed
+
+
+def _read_into(conn: Connection, data: bytes) -> int:
+    """Do what a transport does on one read: fill the connection's buffer, report the count."""
+    buffer = conn.get_buffer(-1)
+    count = min(len(buffer), len(data))
+    buffer[:count] = data[:count]
+    conn.buffer_updated(count)
+    return count
+
+
+@pytest.mark.asyncio
+async def test_connection_reads_a_large_value_straight_into_its_buffer(fake_transport):
+    """Once a large VALUE line is read, the transport is handed exactly the missing bytes."""
+    conn = _connection()
+    fake_transport(conn)
+    value = bytes(range(256)) * 1000
+    get = _send(conn, retrieval_command(b"get", [b"big"]))
+    after = _send(conn, GET_A)
+    stream = b"VALUE big 0 %d\r\n%s\r\nEND\r\n" % (len(value), value) + VALUE_A
+    done = _read_into(conn, stream)
+    assert done == 64 * 1024  # the connection's own buffer
+    missing = len(stream) - len(VALUE_A) - 7 - done
+    assert len(conn.get_buffer(-1)) > missing  # and room for what follows the value
+    conn.get_buffer(-1)  # a read that brings nothing (no buffer_updated) changes nothing
+    done += _read_into(conn, stream[done : done + missing // 2])
+    while done < len(stream):
+        done += _read_into(conn, stream[done:])
+    assert not get.done()  # read once the transport let go of the value's buffer
+    await _next_iteration()
+    assert get.result() == [Value(b"big", 0, value, None)]
+    assert type(get.result()[0].value) is bytes
+    assert after.result() == [Value(b"a", 0, b"aaa", None)]
+    assert len(conn.get_buffer(-1)) == 64 * 1024
+
+
+async def _large_values_round_trip(endpoint: Any, **kw: Any) -> None:
+    conn = await open_connection(endpoint, **kw)
+    try:
+        values = {b"big-%d" % i: bytes([i]) * (200_000 * i + 70_000) for i in range(1, 5)}
+        values[b"small"] = b"s"
+        stored = await asyncio.gather(
+            *(conn.execute(storage_command(b"set", k, v)) for k, v in values.items())
+        )
+        assert stored == [Status.STORED] * len(values)
+        gets = [retrieval_command(b"get", [k]) for k in values] * 2
+        gets.append(retrieval_command(b"get", list(values)))
+        replies = await asyncio.gather(*(conn.execute(get) for get in gets))
+        expected = [[Value(k, 0, v, None)] for k, v in values.items()] * 2
+        expected.append([Value(k, 0, v, None) for k, v in values.items()])
+        assert replies == expected
+    finally:
+        conn.close()
+        await conn.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_connection_reads_pipelined_large_values_from_memcached(memcached):
+    await _large_values_round_trip(MemcachedHostAddress(memcached.host, memcached.port))
+
+
+@pytest.mark.asyncio
+async def test_connection_reads_large_values_over_tls(memcached_tls):
+    """asyncio's TLS transport fills the value buffer as well."""
+    context = ssl.create_default_context(cafile=str(memcached_tls.tls.ca_file))
+    endpoint = MemcachedHostAddress(memcached_tls.host, memcached_tls.port)
+    await _large_values_round_trip(endpoint, ssl_context=context, server_hostname="localhost")

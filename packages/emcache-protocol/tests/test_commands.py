@@ -45,6 +45,19 @@ def test_storage_command_encodes_cas() -> None:
     assert request.kind is ReplyKind.STORAGE
 
 
+@pytest.mark.parametrize("size", [64 * 1024 - 1, 64 * 1024, 1_000_000])
+def test_storage_command_encodes_large_values_the_same(size: int) -> None:
+    """Long values are joined to their line rather than formatted in: same bytes."""
+    value = bytes(range(256)) * (size // 256) + b"\r\n" * (size % 256 // 2) + b"!" * (size % 2)
+    assert len(value) == size
+    assert storage_command(b"set", b"k", value, 5, 6).data == b"set k 5 6 %d\r\n%s\r\n" % (
+        size,
+        value,
+    )
+    request = storage_command(b"cas", b"k", memoryview(value), 5, 6, cas=7)
+    assert request.data == b"cas k 5 6 %d 7\r\n%s\r\n" % (size, value)
+
+
 def test_encoders_never_send_the_noreply_token() -> None:
     """No encoder takes noreply: a pipelined stream must get one reply per request."""
     with pytest.raises(TypeError):

@@ -3,9 +3,15 @@
 Strategy. The caller hands over a typed :class:`~emcache_protocol.Request`. ``enqueue`` appends
 its bytes to a write list and a pending entry ``(waiter, request)`` to a FIFO; the first
 request of a loop iteration schedules one flush with ``loop.call_soon``, so every request
-queued during that iteration leaves in a single ``transport.write``. ``data_received`` feeds
-the sans-IO :class:`~emcache_protocol.ResponseParser` and resolves the pending entries in
+queued during that iteration leaves in a single ``transport.write``. What arrives feeds the
+sans-IO :class:`~emcache_protocol.ResponseParser`, which resolves the pending entries in
 order: memcached answers the requests of one connection in the order it read them.
+
+Reading. The connection is a buffered protocol: the transport reads into a buffer the
+connection hands it. That is a reusable 64 KiB buffer, copied out as one ``bytes`` per read,
+except while the parser reads a large value (see ``emcache_protocol``): then the transport
+reads straight into that value's own buffer, so the bytes of a large value are written once
+and held once, where asyncio's own reads would allocate 256 KiB each time on top.
 
 Invariants.
 
@@ -74,6 +80,8 @@ logger = logging.getLogger("emcache.pool")
 _DRAIN_ABOVE = 64 * 1024
 # The largest TLS record payload: whole requests are packed into writes of at most this.
 _TLS_RECORD = 16 * 1024
+# The buffer the transport reads into, except the bytes of a large value.
+_READ_SIZE = 64 * 1024
 # Silence, with requests in flight on a watched TLS connection, after which it is nudged.
 _NUDGE_AFTER = 0.05
 _NUDGE = version_command()
@@ -83,7 +91,7 @@ ErrorFactory: TypeAlias = Callable[[], BaseException]
 T = TypeVar("T")
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     """A pipelined connection to one memcached node.
 
     Obtain one with :func:`open_connection` (the pool does). Many requests may be in flight at
@@ -104,6 +112,7 @@ class Connection(asyncio.Protocol):
         "_drained",
         "_error_factory",
         "_flush_scheduled",
+        "_into_value",
         "_loop",
         "_nudge_handle",
         "_nudge_position",
@@ -113,6 +122,7 @@ class Connection(asyncio.Protocol):
         "_parser",
         "_paused",
         "_pending",
+        "_read_buffer",
         "_tls",
         "_transport",
         "_wbuf",
@@ -128,6 +138,8 @@ class Connection(asyncio.Protocol):
         self._loop = loop
         self.label = label
         self._parser = ResponseParser()
+        self._read_buffer: memoryview | None = None
+        self._into_value = False
         self._pending: deque[_Pending] = deque()
         self._wbuf: list[bytes] = []
         self._wbuf_size = 0
@@ -307,6 +319,28 @@ class Connection(asyncio.Protocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        view = self._parser.value_buffer()
+        self._into_value = view is not None  # a read may also end without a byte
+        if view is not None:
+            return view
+        buffer = self._read_buffer
+        if buffer is None:
+            buffer = self._read_buffer = memoryview(bytearray(_READ_SIZE))
+        return buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._into_value:
+            self._into_value = False
+            if self._parser.value_received(nbytes):
+                # Replies may be complete. Read them once the transport let go of the value's
+                # buffer (uvloop holds it until this returns), so that the value is not copied.
+                self._loop.call_soon(self.data_received, b"")
+            else:
+                self.reads += 1
+        elif self._read_buffer is not None:
+            self.data_received(bytes(self._read_buffer[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         if self._dead:

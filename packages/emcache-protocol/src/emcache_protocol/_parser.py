@@ -11,8 +11,22 @@ the buffer, without a copy: the usual case of a whole reply per chunk never
 copies. A chunk that arrives behind unread bytes is parked in ``_chunks``;
 parked chunks are joined to the unread tail only once enough bytes are there
 for the parse to progress (``_need``, set when a parse stops for lack of
-data). A large value that trickles in is therefore copied once, not once per
-chunk, and slicing a ``bytes`` buffer yields the value without a second copy.
+data), so a reply that trickles in is copied once, not once per chunk.
+
+Large values. A data block of at least ``_LARGE_VALUE`` bytes that has not fully
+arrived is not buffered that way (the chunks, their join and the value sliced
+from it would hold it two or three times): once its ``VALUE`` line has been read
+and checked, a buffer of its length (plus ``_LARGE_ROOM``) is allocated and
+every byte of the block goes straight into it, from
+:meth:`ResponseParser.receive_data` or read into
+:meth:`ResponseParser.value_buffer` by the caller; bytes read into the room
+after the block go on to the parse. The buffer is an ``io.BytesIO`` written in
+place: on CPython its ``truncate()`` and ``getvalue()`` hand over the ``bytes``
+it wrote into, so the finished value costs no copy and the block is held about
+once while it is read (1.07x its size for 1 MB in 64 KiB chunks, see
+``tools/bench/large_memory.py``). Blocks over ``_LARGE_STEP`` get their buffer
+that much at a time, so a server announcing a huge block holds little memory
+until the bytes come.
 
 Invariants. A result is returned only once its last byte has arrived; a
 retrieval reply keeps the values it has already read between calls, so a
@@ -51,6 +65,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
+from io import BytesIO
 from operator import itemgetter
 from typing import Any, Final, TypeVar
 
@@ -87,6 +103,14 @@ T = TypeVar("T")
 
 __all__ = ["ResponseParser"]
 
+# A data block at least this long that has not fully arrived is read into a buffer of its own.
+_LARGE_VALUE: Final = 64 * 1024
+# That buffer is allocated this much at a time at most: a server announcing a huge block it
+# does not send makes the client hold no more than this beyond what did arrive.
+_LARGE_STEP: Final = 64 * 1024 * 1024
+# Room left after a large block in its buffer, so that the read that ends the block can also
+# bring what follows it (its terminator, the next replies).
+_LARGE_ROOM: Final = 4 * 1024
 # A reply line longer than this without its terminator cannot be valid.
 _MAX_LINE: Final = 64 * 1024
 # The largest stats reply accepted (memcached's biggest groups, such as "stats
@@ -145,6 +169,9 @@ class ResponseParser(MetaReaders):
         "_buf",
         "_chunks",
         "_key_index",
+        "_large",
+        "_large_left",
+        "_large_view",
         "_line_wait",
         "_max_value_size",
         "_need",
@@ -178,6 +205,9 @@ class ResponseParser(MetaReaders):
         self._stats_lines = 0
         self._values: list[Value] = []
         self._key_index = 0
+        self._large: BytesIO | None = None
+        self._large_left = 0
+        self._large_view: memoryview | None = None
         self._stats: dict[str, str] = {}
         self._batch = None
         self._readers: dict[ReplyKind, Callable[[], Any]] = {
@@ -197,6 +227,8 @@ class ResponseParser(MetaReaders):
             data: The bytes received; any split of the stream is fine. A ``bytearray`` or
                 ``memoryview`` is copied.
         """
+        if self._large_left and data:
+            data = self._fill(data)
         if type(data) is not bytes:
             data = bytes(data)  # never keep a view on a buffer the caller may reuse
         if self._pos >= len(self._buf) and not self._chunks:
@@ -212,9 +244,68 @@ class ResponseParser(MetaReaders):
                 # new chunk keeps a line that trickles in byte by byte linear.
                 self._need = 0
 
+    def value_buffer(self) -> memoryview | None:
+        """Where the next bytes go while a large data block is read, or ``None``.
+
+        While a large value is being read (see the module), a writable view that starts with
+        the bytes of it still missing, followed by some room for what comes after it: the
+        caller may read from its socket straight into the view (``recv_into``) and then
+        report the count with :meth:`value_received`, which spares a copy. Otherwise bytes
+        go to :meth:`receive_data` as usual.
+        """
+        large = self._large
+        left = self._large_left
+        if not left or large is None:
+            return None
+        self._drop_view()  # one handed out before and never filled
+        view = large.getbuffer()[large.tell() :]
+        if not view:  # the end of what is allocated so far
+            view.release()
+            _reserve(large, left + _LARGE_ROOM if left <= _LARGE_STEP else _LARGE_STEP)
+            view = large.getbuffer()[large.tell() :]
+        self._large_view = view
+        return view
+
+    def value_received(self, count: int) -> bool:
+        """Record that ``count`` bytes were written at the start of :meth:`value_buffer`.
+
+        Returns:
+            Whether bytes past the value arrived too: replies may be complete now.
+
+        Raises:
+            ValueError: No view is out, or ``count`` is more than it holds.
+        """
+        large = self._large
+        view = self._large_view
+        if large is None or view is None or not 0 <= count <= len(view):
+            msg = f"{count} bytes received into a value buffer of {self._large_left}"
+            raise ValueError(msg)
+        left = self._large_left
+        rest = b"" if count <= left else bytes(view[left:count])
+        self._drop_view()
+        if not rest:
+            large.seek(count, 1)
+            self._large_left = left - count
+            return False
+        large.seek(left, 1)
+        self._large_left = 0
+        self.receive_data(rest)
+        return True
+
+    def _drop_view(self) -> None:
+        """Release the view :meth:`value_buffer` handed out, now if the caller let go of it.
+
+        asyncio does once it read into it, uvloop only once its callback returns. While the
+        view lives, the buffer can be neither written to nor handed over without a copy.
+        """
+        view, self._large_view = self._large_view, None
+        if view is not None:
+            with suppress(BufferError):
+                view.release()
+
     def has_buffered_data(self) -> bool:
         """Whether bytes arrived that no reply has consumed yet."""
-        return self._pos < len(self._buf) or bool(self._chunks)
+        return self._pos < len(self._buf) or bool(self._chunks) or self._large is not None
 
     def next_reply(self, request: Request[T]) -> T | ErrorReply | NeedData:
         """Parse the reply of the request at the head of the caller's queue.
@@ -271,6 +362,12 @@ class ResponseParser(MetaReaders):
                             ]
                             reply = found
                             return reply
+                    if end > len(buf):  # still arriving: no whole reply for the bulk reader
+                        if kind is _RETRIEVAL:
+                            reply = self._retrieval(keys, bulk=False)
+                            return reply
+                        reply = self._retrieval_cas(keys, bulk=False)
+                        return reply
                 elif buf.startswith(b"END\r\n", pos):
                     self._pos = pos + 5
                     found = []
@@ -332,6 +429,21 @@ class ResponseParser(MetaReaders):
         self._need = 0
         self._line_wait = False
         return True
+
+    def _fill(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Write what ``data`` holds of the large value being read; return the rest."""
+        large = self._large
+        assert large is not None
+        self._drop_view()  # the caller handed these bytes over instead of reading into it
+        left = self._large_left
+        if len(data) <= left:
+            large.write(data)
+            self._large_left = left - len(data)
+            return b""
+        view = memoryview(data)
+        large.write(view[:left])
+        self._large_left = 0
+        return bytes(view[left:])
 
     def _wait(self, need: int) -> Any:
         """Record how many unread bytes the parse needs and ask for more data."""
@@ -485,7 +597,7 @@ class ResponseParser(MetaReaders):
                 raise unexpected(line, "stats")
             return error
 
-    def _retrieval(self, keys: Sequence[bytes] | None) -> Any:
+    def _retrieval(self, keys: Sequence[bytes] | None, *, bulk: bool = True) -> Any:
         """The general retrieval path: any number of values, possibly split anywhere.
 
         Values already read stay in ``_values`` (and the next expected key in
@@ -495,7 +607,19 @@ class ResponseParser(MetaReaders):
         pos = self._pos
         values = self._values
         max_size = self._max_value_size
-        if not values:
+        if self._large is not None:
+            if self._large_left or len(buf) - pos < 2:
+                return self._wait(2)
+            if not buf.startswith(b"\r\n", pos):
+                msg = f"data block not followed by \\r\\n: {shown(buf[pos : pos + 2])}"
+                raise ProtocolError(msg)
+            # The value's place, kept since its VALUE line. Names of their own: compiled, a
+            # local keeps the type of its first assignment, and ``key`` is None at END below.
+            held_key, held_flags, _, held_cas = values[-1]
+            values[-1] = _new_value(Value, (held_key, held_flags, _value_of(self._large), held_cas))
+            self._large = None
+            pos += 2
+        elif bulk and not values:
             whole = _read_whole_reply(buf, pos, keys, max_size)
             if whole is not None:
                 self._pos = whole[1]
@@ -513,7 +637,8 @@ class ResponseParser(MetaReaders):
             end = start + int(size)
             if end - start > max_size:
                 raise self._too_large(end - start)
-            if end + 2 > len(buf):
+            whole_block = end + 2 <= len(buf)
+            if not whole_block and end - start < _LARGE_VALUE:
                 self._pos = pos
                 self._key_index = index
                 return self._wait(end + 2 - pos)
@@ -530,12 +655,18 @@ class ResponseParser(MetaReaders):
                 if flags_value > U32_MAX:
                     raise ProtocolError(f"flags out of range in a VALUE line: {flags_value}")
             if cas is None:
-                values.append(_new_value(Value, (key, flags_value, buf[start:end], None)))
+                cas_value = None
             else:
                 cas_value = int(cas)
                 if cas_value > U64_MAX:
                     raise ProtocolError(f"cas out of range in a VALUE line: {cas_value}")
-                values.append(_new_value(Value, (key, flags_value, buf[start:end], cas_value)))
+            if not whole_block:
+                # The value keeps its place, with its data to come: the reply is no longer
+                # empty, so the single-value fast path leaves it to this reader.
+                values.append(_new_value(Value, (key, flags_value, b"", cas_value)))
+                self._key_index = index
+                return self._read_large(start, end)
+            values.append(_new_value(Value, (key, flags_value, buf[start:end], cas_value)))
             pos = end + 2
             match = _NEXT_ITEM(buf, end)
             if match is None and not buf.startswith(b"\r\n", end):
@@ -545,9 +676,28 @@ class ResponseParser(MetaReaders):
         self._key_index = index
         return self._retrieval_other()
 
-    def _retrieval_cas(self, keys: Sequence[bytes] | None) -> Any:
+    def _read_large(self, start: int, end: int) -> Any:
+        """Start reading the large data block ``start:end`` of the buffer, whose VALUE was read.
+
+        The block gets a buffer of its exact length (see the module), which takes the bytes
+        buffered so far; the rest go to it as they arrive.
+        """
+        size = end - start
+        # Zeroed memory from calloc, which fresh pages give for free: no pass to clear it.
+        # The bytes object is the BytesIO's own from here on (it holds the only reference).
+        large = BytesIO(bytes(size + _LARGE_ROOM if size <= _LARGE_STEP else _LARGE_STEP))
+        buf = self._buf
+        here = min(end, len(buf))
+        large.write(memoryview(buf)[start:here])
+        self._large = large
+        self._large_left = end - here
+        self._buf = buf[here:]  # at most the first byte of the \r\n after the block
+        self._pos = 0
+        return self._wait(2)
+
+    def _retrieval_cas(self, keys: Sequence[bytes] | None, *, bulk: bool = True) -> Any:
         """A gets/gats reply: a retrieval reply whose every value carries its cas unique."""
-        reply = self._retrieval(keys)
+        reply = self._retrieval(keys, bulk=bulk)
         if type(reply) is list and None in map(_cas_of, reply):
             raise _no_cas(next(value.key for value in reply if value.cas is None))
         return reply
@@ -594,6 +744,23 @@ class ResponseParser(MetaReaders):
             return self._wait(end + 7 - pos)
         self._pos = end + 7
         return cluster_config(buf[start:end])
+
+
+def _reserve(large: BytesIO, size: int) -> None:
+    """Allocate ``size`` more bytes at the end of ``large`` in one go, keeping its position."""
+    here = large.tell()
+    large.seek(large.seek(0, 2) + size - 1)
+    large.write(b"\0")
+    large.seek(here)
+
+
+def _value_of(large: BytesIO) -> bytes:
+    """The bytes written into ``large`` up to its position, the value it was read for."""
+    try:
+        large.truncate()  # drop the room after the value: shrinks it in place
+    except BufferError:  # a view of it is still held somewhere: copy it out instead
+        return bytes(large.getbuffer()[: large.tell()])
+    return large.getvalue()
 
 
 def _no_cas(key: bytes) -> ProtocolError:
