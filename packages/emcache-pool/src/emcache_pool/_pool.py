@@ -3,10 +3,18 @@
 Fairness. A request never waits for a connection to become free: it is queued at once on the
 open connection with the fewest requests in flight, and each connection answers in order. So
 a request only ever waits behind requests made before it, whatever the number of callers.
-When even the least loaded connection has ``_GROW_DEPTH`` requests in flight, one more
-connection is opened in the background (up to ``max_connections``); requests keep flowing to
-the open ones meanwhile. Only when no connection is open do requests wait, in a FIFO that is
-served in order as soon as one opens.
+Only when no connection is open do requests wait, in a FIFO that is served in order as soon
+as one opens.
+
+Growth. Pipelining is what makes a connection cheap: one write and one read carry the
+requests of many callers, so each extra connection splits those batches and costs CPU per
+request. A connection is added (in the background, up to ``max_connections``; requests keep
+flowing to the open ones meanwhile) when even the least loaded one has a deep pipeline:
+``_GROW_DEPTH`` requests in flight with one connection open, and twice as many for each
+connection open beyond it (8, 16, 32, ...). So 32 callers share 2 connections and 256 share
+4, whatever ``max_connections`` allows, while a burst that piles up on one connection, or
+requests that pile up behind a slow or hung one, still open more. A connection on which a
+request timed out takes no new requests (see below), which also makes the pool open another.
 
 The pool is this dispatcher plus three parts it owns:
 
@@ -52,7 +60,7 @@ from emcache_protocol import ErrorReply, Request
 
 __all__ = ["ConnectionPool"]
 
-_GROW_DEPTH = 4
+_GROW_DEPTH = 8
 _DRAIN_POLL = 0.005
 _SAMPLE_MASK = LATENCY_SAMPLE_EVERY - 1
 
@@ -281,7 +289,7 @@ class ConnectionPool:
         return self._pick(ready) if ready else None
 
     def _pick(self, ready: list[Connection]) -> Connection:
-        """The least loaded connection; asks for one more when even that one is busy."""
+        """The least loaded connection; asks for one more when even that one is deep."""
         # Depths are read from the connection's queue itself rather than through its
         # in_flight property: this runs for every request.
         best = ready[0]
@@ -293,7 +301,8 @@ class ConnectionPool:
                     best, depth = conn, conn_depth
                     if not depth:
                         return best
-            if depth >= _GROW_DEPTH and len(ready) < self._max_connections:
+            count = len(ready)
+            if depth >= _GROW_DEPTH << (count - 1) and count < self._max_connections:
                 self._maybe_grow()  # also from inside the connector: it then goes on
         return best
 
