@@ -3,7 +3,12 @@
 Strategy. The caller hands over a typed :class:`~emcache_protocol.Request`. ``enqueue`` appends
 its bytes to a write list and a pending entry ``(waiter, request)`` to a FIFO; the first
 request of a loop iteration schedules one flush with ``loop.call_soon``, so every request
-queued during that iteration leaves in a single ``transport.write``. ``data_received`` feeds
+queued during that iteration leaves in a single ``transport.write``. One exception: a lone
+caller, one that waits for each reply before its next request, would pay a whole loop
+iteration per request for a flush that has nothing to coalesce. So when the last flush
+carried a single request on an otherwise idle connection, a request made while nothing is in
+flight is written at once; the requests made after it in the same iteration are coalesced as
+usual, and the first flush that carries more turns this off again. ``data_received`` feeds
 the sans-IO :class:`~emcache_protocol.ResponseParser` and resolves the pending entries in
 order: memcached answers the requests of one connection in the order it read them.
 
@@ -113,6 +118,7 @@ class Connection(asyncio.Protocol):
         "_parser",
         "_paused",
         "_pending",
+        "_solo",
         "_tls",
         "_transport",
         "_wbuf",
@@ -133,6 +139,7 @@ class Connection(asyncio.Protocol):
         self._wbuf_size = 0
         self._drained: asyncio.Future[None] | None = None
         self._flush_scheduled = False
+        self._solo = False
         self._paused = False
         self._transport: asyncio.Transport | None = None
         self._tls = False
@@ -192,6 +199,9 @@ class Connection(asyncio.Protocol):
             self._wbuf.append(data)
         self._wbuf_size += len(data)
         if not self._flush_scheduled:
+            if self._solo and len(self._pending) == 1:
+                self._flush()  # a lone caller: its request goes out now (see the module)
+                return
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
@@ -247,6 +257,9 @@ class Connection(asyncio.Protocol):
         depth = len(self._pending)
         if depth > self.max_depth:
             self.max_depth = depth
+        # One request per flush, written while nothing else was in flight, is how a lone
+        # caller looks: its next request on an idle connection is written at once.
+        self._solo = len(buf) == 1 and depth == 1
         if self._tls:
             self._write_records(transport, buf)
         else:
