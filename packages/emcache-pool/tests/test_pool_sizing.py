@@ -160,3 +160,36 @@ async def test_pool_grows_past_a_hung_connection_without_timeouts(make_pool):
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_pool_releases_what_a_burst_opened_once_the_load_is_steady(memcached, make_pool):
+    """Bursts of 64 open a third connection; a steady load of 32 callers then lets it go."""
+    pool = make_pool(memcached, max_connections=32, min_connections=1)
+    request = retrieval_command(b"get", [b"k"])
+    for _ in range(3):
+        await asyncio.gather(*(pool.execute(request) for _ in range(64)))
+        await asyncio.sleep(0.02)
+    assert pool.metrics().cur_connections == 3
+    await _callers(pool, 32, 1.3)
+    metrics = pool.metrics()
+    assert metrics.cur_connections == 2
+    assert metrics.connections_created == 3
+    assert metrics.connections_purged == 1
+    assert metrics.operations_executed_with_error == 0
+
+
+@pytest.mark.asyncio
+async def test_pool_without_purge_keeps_what_a_burst_opened(memcached, make_pool):
+    """With purge_unused_connections_after=None, a connection a burst opened stays open."""
+    pool = make_pool(
+        memcached, max_connections=32, min_connections=1, purge_unused_connections_after=None
+    )
+    request = retrieval_command(b"get", [b"k"])
+    for _ in range(3):
+        await asyncio.gather(*(pool.execute(request) for _ in range(64)))
+        await asyncio.sleep(0.02)
+    await _callers(pool, 1, 0.7)
+    metrics = pool.metrics()
+    assert metrics.cur_connections == 3
+    assert metrics.connections_purged == 0
