@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import resource
 import statistics
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from bench.cpu_per_op import node_port
 
 KEYS = [b"k%04d" % i for i in range(1000)]
 # The stock loop's reads allocate a buffer of this many bytes (256 KiB by default), which
@@ -272,19 +273,6 @@ def one_report(args: argparse.Namespace, client: str, loop: str, port: int) -> l
             f" {cpu:7.2f} {p50_text} {passes['alloc'].get(key, float('nan')):8.0f}"
         )
     return lines
-
-
-@contextlib.contextmanager
-def node_port(port: int | None) -> Iterator[int]:
-    if port is not None:
-        yield port
-        return
-    from emcache_testing import MemcachedLauncher
-
-    with MemcachedLauncher() as launcher:
-        node = launcher.start()[0]
-        assert node.port is not None
-        yield node.port
 
 
 def main() -> None:

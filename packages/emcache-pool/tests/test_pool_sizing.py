@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from emcache_pool import MemcachedHostAddress
 from emcache_protocol import retrieval_command
 
 
@@ -80,6 +79,14 @@ async def test_pool_without_purge_keeps_grown_connections(memcached, make_pool):
     assert pool.metrics().cur_connections == 2
 
 
+async def _bursts(pool) -> None:
+    """Three bursts of 64 concurrent requests: enough to open a third connection."""
+    request = retrieval_command(b"get", [b"k"])
+    for _ in range(3):
+        await asyncio.gather(*(pool.execute(request) for _ in range(64)))
+        await asyncio.sleep(0.02)
+
+
 async def _callers(pool, count: int, seconds: float) -> int:
     """``count`` callers each making requests one after the other; how many were made."""
     request = retrieval_command(b"get", [b"k"])
@@ -114,62 +121,39 @@ async def test_pool_grows_only_as_pipelines_deepen(memcached, make_pool, callers
     assert metrics.operations_executed_with_error == 0
 
 
-async def _hung_after_evil_server() -> asyncio.Server:
-    """Answers `get good`; after `get evil` its connection reads on but never answers again."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        silent = False
-        while line := await reader.readline():
-            silent = silent or line.startswith(b"get evil")
-            if not silent:
-                writer.write(b"VALUE good 0 2\r\nok\r\nEND\r\n")
-        writer.close()
-
-    return await asyncio.start_server(handle, "127.0.0.1", 0)
-
-
 @pytest.mark.asyncio
-async def test_pool_grows_past_a_hung_connection_without_timeouts(make_pool):
+async def test_pool_grows_past_a_hung_connection_without_timeouts(black_hole, make_pool):
     """Requests piling up on a connection that stopped answering make the pool open another.
 
     The stuck requests have no timeout, so nothing sets the hung connection aside: the depth
     of its pipeline alone asks for the next connection, which then serves later requests.
     """
-    server = await _hung_after_evil_server()
-    port = server.sockets[0].getsockname()[1]
-    try:
-        pool = make_pool(MemcachedHostAddress("127.0.0.1", port), max_connections=2)
-        request = retrieval_command(b"get", [b"good"])
-        assert await pool.execute(request) is not None
-        stuck = [asyncio.ensure_future(pool.execute(retrieval_command(b"get", [b"evil"])))]
-        stuck += [asyncio.ensure_future(pool.execute(request)) for _ in range(8)]
-        started = time.monotonic()
-        while pool.metrics().cur_connections < 2:
-            assert time.monotonic() - started < 2.0, "no second connection"
-            await asyncio.sleep(0.01)
-        replies = [await pool.execute(request, timeout=1.0) for _ in range(50)]
-        assert all(reply and reply[0].value == b"ok" for reply in replies)
-        assert not any(fut.done() for fut in stuck)
-        metrics = pool.metrics()
-        assert metrics.cur_connections == 2
-        assert metrics.requests_in_flight == len(stuck)
-        for fut in stuck:
-            fut.cancel()
-        await asyncio.gather(*stuck, return_exceptions=True)
-        await pool.close()
-    finally:
-        server.close()
-        await server.wait_closed()
+    pool = make_pool(black_hole, max_connections=2)
+    request = retrieval_command(b"get", [b"good"])
+    assert await pool.execute(request) is not None
+    stuck = [asyncio.ensure_future(pool.execute(retrieval_command(b"get", [b"evil"])))]
+    stuck += [asyncio.ensure_future(pool.execute(request)) for _ in range(8)]
+    started = time.monotonic()
+    while pool.metrics().cur_connections < 2:
+        assert time.monotonic() - started < 2.0, "no second connection"
+        await asyncio.sleep(0.01)
+    replies = [await pool.execute(request, timeout=1.0) for _ in range(50)]
+    assert all(reply and reply[0].value == b"ok" for reply in replies)
+    assert not any(fut.done() for fut in stuck)
+    metrics = pool.metrics()
+    assert metrics.cur_connections == 2
+    assert metrics.requests_in_flight == len(stuck)
+    for fut in stuck:
+        fut.cancel()
+    await asyncio.gather(*stuck, return_exceptions=True)
+    await pool.close()
 
 
 @pytest.mark.asyncio
 async def test_pool_releases_what_a_burst_opened_once_the_load_is_steady(memcached, make_pool):
     """Bursts of 64 open a third connection; a steady load of 32 callers then lets it go."""
     pool = make_pool(memcached, max_connections=32, min_connections=1)
-    request = retrieval_command(b"get", [b"k"])
-    for _ in range(3):
-        await asyncio.gather(*(pool.execute(request) for _ in range(64)))
-        await asyncio.sleep(0.02)
+    await _bursts(pool)
     assert pool.metrics().cur_connections == 3
     await _callers(pool, 32, 1.3)
     metrics = pool.metrics()
@@ -185,10 +169,7 @@ async def test_pool_without_purge_keeps_what_a_burst_opened(memcached, make_pool
     pool = make_pool(
         memcached, max_connections=32, min_connections=1, purge_unused_connections_after=None
     )
-    request = retrieval_command(b"get", [b"k"])
-    for _ in range(3):
-        await asyncio.gather(*(pool.execute(request) for _ in range(64)))
-        await asyncio.sleep(0.02)
+    await _bursts(pool)
     await _callers(pool, 1, 0.7)
     metrics = pool.metrics()
     assert metrics.cur_connections == 3
