@@ -20,6 +20,26 @@ from node_endpoints import endpoint_of
 PoolFactory = Callable[..., ConnectionPool]
 
 
+@pytest_asyncio.fixture(name="black_hole")
+async def _black_hole() -> AsyncIterator[MemcachedHostAddress]:
+    """A server answering `get good`; after `get evil` its connection reads on, never answering."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent = False
+        while line := await reader.readline():
+            silent = silent or line.startswith(b"get evil")
+            if not silent:
+                writer.write(b"VALUE good 0 2\r\nok\r\nEND\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield MemcachedHostAddress("127.0.0.1", server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 @pytest_asyncio.fixture(name="make_pool")
 async def _make_pool() -> AsyncIterator[PoolFactory]:
     """Build pools with ``make_pool(node_or_endpoint, **config)``; all are closed at teardown."""

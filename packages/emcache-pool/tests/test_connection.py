@@ -58,6 +58,52 @@ async def test_connection_writes_requests_of_one_iteration_at_once(fake_transpor
 
 
 @pytest.mark.asyncio
+async def test_connection_writes_a_lone_callers_request_at_once(fake_transport):
+    """After a flush of one request on an idle connection, the next one leaves at once.
+
+    Requests made after it in the same iteration are still coalesced, and a flush of more
+    than one request brings back the wait for the end of the iteration.
+    """
+    conn = _connection()
+    transport = fake_transport(conn)
+    first = _send(conn, GET_A)
+    assert transport.writes == []  # nothing known yet about the caller: coalesce
+    await _next_iteration()
+    conn.data_received(VALUE_A)
+    assert first.done()
+    _send(conn, GET_B)
+    assert transport.writes == [GET_A.data, GET_B.data]  # written before any iteration
+    _send(conn, GET_A)
+    _send(conn, GET_A)
+    assert len(transport.writes) == 2
+    await _next_iteration()
+    assert transport.writes == [GET_A.data, GET_B.data, GET_A.data * 2]
+    conn.data_received(VALUE_B + VALUE_A * 2)
+    assert conn.in_flight == 0
+    _send(conn, GET_B)
+    assert len(transport.writes) == 3  # the last flush carried two: back to coalescing
+    await _next_iteration()
+    assert transport.writes[-1] == GET_B.data
+
+
+@pytest.mark.asyncio
+async def test_connection_lone_caller_waits_while_the_transport_is_paused(fake_transport):
+    """A request that would leave at once is held while the transport asks to pause."""
+    conn = _connection()
+    transport = fake_transport(conn)
+    _send(conn, GET_A)
+    await _next_iteration()
+    conn.data_received(VALUE_A)
+    conn.pause_writing()
+    _send(conn, GET_B)
+    await _next_iteration()
+    assert transport.writes == [GET_A.data]
+    conn.resume_writing()
+    await _next_iteration()
+    assert transport.writes == [GET_A.data, GET_B.data]
+
+
+@pytest.mark.asyncio
 async def test_connection_matches_replies_split_anywhere(fake_transport):
     """Replies fed one byte at a time still resolve each request with its own reply."""
     conn = _connection()

@@ -266,37 +266,18 @@ async def test_pool_retries_an_unhealthy_node_without_traffic(memcached, make_po
     assert await _get(pool, b"k", timeout=1.0) is None
 
 
-async def _black_hole_server() -> asyncio.Server:
-    """A server answering `get good`; after `get evil` its connection never answers again."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        silent = False
-        while line := await reader.readline():
-            if line.startswith(b"get evil"):
-                silent = True
-            if not silent:
-                writer.write(b"VALUE good 0 2\r\nok\r\nEND\r\n")
-        writer.close()
-
-    return await asyncio.start_server(handle, "127.0.0.1", 0)
-
-
 @pytest.mark.asyncio
-async def test_pool_sets_aside_a_connection_that_stopped_answering(make_pool, monkeypatch):
+async def test_pool_sets_aside_a_connection_that_stopped_answering(
+    black_hole, make_pool, monkeypatch
+):
     """After a timeout, a silent connection gets no new request and is abandoned later."""
     monkeypatch.setattr("emcache_pool._connections._STALLED_ABANDON_AFTER", 0.3)
-    server = await _black_hole_server()
-    port = server.sockets[0].getsockname()[1]
-    try:
-        pool = make_pool(MemcachedHostAddress("127.0.0.1", port), max_connections=2)
-        with pytest.raises(TimeoutError):
-            await _get(pool, b"evil", timeout=0.1)
-        values = await asyncio.gather(*(_get(pool, b"good", timeout=1.0) for _ in range(200)))
-        assert values == [b"ok"] * 200
-        assert pool.metrics().cur_connections == 2
-        await _wait_for(lambda: pool.metrics().connections_closed == 1, within=2.0)
-        assert await _get(pool, b"good", timeout=1.0) == b"ok"
-        await pool.close()
-    finally:
-        server.close()
-        await server.wait_closed()
+    pool = make_pool(black_hole, max_connections=2)
+    with pytest.raises(TimeoutError):
+        await _get(pool, b"evil", timeout=0.1)
+    values = await asyncio.gather(*(_get(pool, b"good", timeout=1.0) for _ in range(200)))
+    assert values == [b"ok"] * 200
+    assert pool.metrics().cur_connections == 2
+    await _wait_for(lambda: pool.metrics().connections_closed == 1, within=2.0)
+    assert await _get(pool, b"good", timeout=1.0) == b"ok"
+    await pool.close()

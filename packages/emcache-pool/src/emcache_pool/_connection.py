@@ -1,10 +1,15 @@
-"""One connection to a memcached node: an :class:`asyncio.Protocol` that pipelines requests.
+"""One connection to a memcached node: an :class:`asyncio.BufferedProtocol` that pipelines requests.
 
 Strategy. The caller hands over a typed :class:`~emcache_protocol.Request`. ``enqueue`` appends
 its bytes to a write list and a pending entry ``(waiter, request)`` to a FIFO; the first
 request of a loop iteration schedules one flush with ``loop.call_soon``, so every request
-queued during that iteration leaves in a single ``transport.write``. What arrives feeds the
-sans-IO :class:`~emcache_protocol.ResponseParser`, which resolves the pending entries in
+queued during that iteration leaves in a single ``transport.write``. One exception: a lone
+caller, one that waits for each reply before its next request, would pay a whole loop
+iteration per request for a flush that has nothing to coalesce. So when the last flush
+carried a single request on an otherwise idle connection, a request made while nothing is in
+flight is written at once; the requests made after it in the same iteration are coalesced as
+usual, and the first flush that carries more turns this off again. What arrives feeds
+the sans-IO :class:`~emcache_protocol.ResponseParser` and resolves the pending entries in
 order: memcached answers the requests of one connection in the order it read them.
 
 Reading. The connection is a buffered protocol: the transport reads into a buffer the
@@ -123,6 +128,7 @@ class Connection(asyncio.BufferedProtocol):
         "_paused",
         "_pending",
         "_read_buffer",
+        "_solo",
         "_tls",
         "_transport",
         "_wbuf",
@@ -145,6 +151,7 @@ class Connection(asyncio.BufferedProtocol):
         self._wbuf_size = 0
         self._drained: asyncio.Future[None] | None = None
         self._flush_scheduled = False
+        self._solo = False
         self._paused = False
         self._transport: asyncio.Transport | None = None
         self._tls = False
@@ -204,6 +211,9 @@ class Connection(asyncio.BufferedProtocol):
             self._wbuf.append(data)
         self._wbuf_size += len(data)
         if not self._flush_scheduled:
+            if self._solo and len(self._pending) == 1:
+                self._flush()  # a lone caller: its request goes out now (see the module)
+                return
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
@@ -259,6 +269,9 @@ class Connection(asyncio.BufferedProtocol):
         depth = len(self._pending)
         if depth > self.max_depth:
             self.max_depth = depth
+        # One request per flush, written while nothing else was in flight, is how a lone
+        # caller looks: its next request on an idle connection is written at once.
+        self._solo = len(buf) == 1 and depth == 1
         if self._tls:
             self._write_records(transport, buf)
         else:

@@ -15,6 +15,9 @@ Upkeep runs on two timers, armed only while there is something to watch:
 * A connection that wrote nothing for ``purge_unused_connections_after`` is closed, never
   going below ``min_connections``.
 
+A connection the pool no longer needs is *released*: set aside as above, and closed instead
+of serving again once it has caught up.
+
 Closed connections are *retired* until their transport has closed, so that closing the pool
 can wait for every socket to be released.
 """
@@ -44,17 +47,19 @@ class ConnectionHolder:
     Attributes:
         conn: The connection.
         stalled: Whether it is set aside until it has caught up.
+        released: Whether, set aside, it is to be closed once it has caught up.
         flushes: Its write count when it was last seen busy; ``idle_since`` counts from then.
         idle_since: When it was last seen busy.
         reads: Its read count when ``silent_since`` was taken (while set aside).
         silent_since: Since when it has received nothing (while set aside).
     """
 
-    __slots__ = ("conn", "flushes", "idle_since", "reads", "silent_since", "stalled")
+    __slots__ = ("conn", "flushes", "idle_since", "reads", "released", "silent_since", "stalled")
 
     def __init__(self, conn: Connection, now: float) -> None:
         self.conn = conn
         self.stalled = False
+        self.released = False
         self.flushes = conn.flushes
         self.idle_since = now
         self.reads = conn.reads
@@ -72,7 +77,7 @@ class ConnectionSet:
 
     Attributes:
         ready: The connections that take new requests.
-        purged: Connections closed for being idle.
+        purged: Connections closed for being idle or released.
         closed: Connections that stopped serving.
         max_depth: The deepest pipeline of the connections that left the set.
     """
@@ -171,17 +176,29 @@ class ConnectionSet:
 
     # -- set-aside connections ------------------------------------------------------------------
 
-    def set_aside(self, conn: Connection) -> bool:
-        """Take no new request on ``conn`` until it has caught up; whether it was serving."""
+    def set_aside(self, conn: Connection, *, release: bool = False) -> bool:
+        """Take no new request on ``conn`` until it has caught up; whether it was serving.
+
+        With ``release``, ``conn`` is not needed any more: it is closed once it has caught
+        up (at once if nothing is in flight), and counted as purged.
+        """
         holder = self._holders.get(conn)
         if holder is None or holder.stalled:
             return False
+        self.ready.remove(conn)
+        if release:
+            self.purged += 1
+            logger.debug("%s: connection not needed by the load, closing it", conn)
+            if not conn.in_flight:
+                conn.close()
+                return True
         holder.stalled = True
+        holder.released = release
         holder.reads = conn.reads
         holder.silent_since = self._loop.time()
-        self.ready.remove(conn)
         conn.set_drained_callback(self._caught_up)
-        logger.debug("%s: a request timed out, connection set aside until it catches up", conn)
+        if not release:
+            logger.debug("%s: a request timed out, connection set aside until it catches up", conn)
         if self._stall_handle is None:
             self._stall_handle = self._loop.call_later(_STALL_CHECK_EVERY, self._check_stalled)
         return True
@@ -189,6 +206,9 @@ class ConnectionSet:
     def _caught_up(self, conn: Connection) -> None:
         holder = self._holders.get(conn)
         if holder is None or not holder.stalled or conn.is_closed:
+            return
+        if holder.released:
+            conn.close()
             return
         holder.stalled = False
         holder.flushes = conn.flushes

@@ -3,10 +3,28 @@
 Fairness. A request never waits for a connection to become free: it is queued at once on the
 open connection with the fewest requests in flight, and each connection answers in order. So
 a request only ever waits behind requests made before it, whatever the number of callers.
-When even the least loaded connection has ``_GROW_DEPTH`` requests in flight, one more
-connection is opened in the background (up to ``max_connections``); requests keep flowing to
-the open ones meanwhile. Only when no connection is open do requests wait, in a FIFO that is
-served in order as soon as one opens.
+Only when no connection is open do requests wait, in a FIFO that is served in order as soon
+as one opens.
+
+Growth. Pipelining is what makes a connection cheap: one write and one read carry the
+requests of many callers, so each extra connection splits those batches and costs CPU per
+request. A connection is added (in the background, up to ``max_connections``; requests keep
+flowing to the open ones meanwhile) when even the least loaded one has a deep pipeline:
+``_GROW_DEPTH`` requests in flight with one connection open, and twice as many for each
+connection open beyond it (8, 16, 32, ...). So ``n`` connections take about
+``n * _GROW_DEPTH << (n - 1)`` requests in flight (8, 32, 96, 256, ...) before one more is
+opened: 32 callers share 2 connections and 256 share 4, whatever ``max_connections`` allows,
+while a burst, or requests piling up behind a slow or hung connection, still open more. A
+connection on which a request timed out takes no new requests (see below), which also makes
+the pool open another.
+
+Shrinking. Every ``_SHRINK_CHECK`` seconds while more than one connection serves, the pool
+looks at the deepest least-loaded pipeline it saw since the last check: if that many requests
+per connection, spread over one connection less, would not have asked for a new one, the
+newest connection is released (it takes no new requests and closes once its replies are in,
+never going below ``min_connections``). So the connections a burst opened go once the load
+is steady again, instead of splitting its batches for as long as it lasts. With
+``purge_unused_connections_after=None`` nothing is closed for being unused, this included.
 
 The pool is this dispatcher plus three parts it owns:
 
@@ -52,7 +70,8 @@ from emcache_protocol import ErrorReply, Request
 
 __all__ = ["ConnectionPool"]
 
-_GROW_DEPTH = 4
+_GROW_DEPTH = 8
+_SHRINK_CHECK = 0.5
 _DRAIN_POLL = 0.005
 _SAMPLE_MASK = LATENCY_SAMPLE_EVERY - 1
 
@@ -111,6 +130,8 @@ class ConnectionPool:
         self._max_connections = config.max_connections
         self._meta = MetaSupport(label)
         self._grow = False
+        self._peak = 0  # the deepest least loaded pipeline seen since the last shrink check
+        self._shrink_handle: asyncio.TimerHandle | None = None
         self._closing = False
         self._closed = False
         if config.min_connections > 0:
@@ -281,7 +302,7 @@ class ConnectionPool:
         return self._pick(ready) if ready else None
 
     def _pick(self, ready: list[Connection]) -> Connection:
-        """The least loaded connection; asks for one more when even that one is busy."""
+        """The least loaded connection; asks for one more when even that one is deep."""
         # Depths are read from the connection's queue itself rather than through its
         # in_flight property: this runs for every request.
         best = ready[0]
@@ -293,7 +314,10 @@ class ConnectionPool:
                     best, depth = conn, conn_depth
                     if not depth:
                         return best
-            if depth >= _GROW_DEPTH and len(ready) < self._max_connections:
+            if depth > self._peak:
+                self._peak = depth
+            count = len(ready)
+            if depth >= _GROW_DEPTH << (count - 1) and count < self._max_connections:
                 self._maybe_grow()  # also from inside the connector: it then goes on
         return best
 
@@ -396,6 +420,24 @@ class ConnectionPool:
         self._conns.add(conn)
         self._grow = False
         self._dispatch_waiters()
+        self._peak = 0
+        if self._shrink_handle is None and self._config.purge_unused_connections_after is not None:
+            self._shrink_handle = self._loop.call_later(_SHRINK_CHECK, self._check_shrink)
+
+    def _check_shrink(self) -> None:
+        """Release the newest connection when the load did not need it since the last check."""
+        self._shrink_handle = None
+        ready = self._ready
+        count = len(ready)
+        if self._closing or count <= 1:
+            return
+        # Spread over one connection less, the deepest pipeline seen would still not have
+        # asked for this one (see the module).
+        if count > self._config.min_connections and self._peak * count < _capacity(count - 1):
+            self._conns.set_aside(ready[-1], release=True)
+        self._peak = 0
+        if len(ready) > 1:
+            self._shrink_handle = self._loop.call_later(_SHRINK_CHECK, self._check_shrink)
 
     def _attempt_failed(self, exc: BaseException) -> bool | None:
         if self._ready:
@@ -463,6 +505,9 @@ class ConnectionPool:
         if not self._closed:
             self._closed = True
             self._connector.stop()
+            if self._shrink_handle is not None:
+                self._shrink_handle.cancel()
+                self._shrink_handle = None
             label = self._label
 
             def closed() -> BaseException:
@@ -493,6 +538,11 @@ class ConnectionPool:
         if any(not waiter[0].done() for waiter in self._waiters):
             return True
         return any(conn.in_flight for conn in self._conns.live)
+
+
+def _capacity(count: int) -> int:
+    """The requests in flight ``count`` connections take before the pool wants one more."""
+    return count * _GROW_DEPTH << (count - 1)
 
 
 def _fresh(exc: BaseException) -> BaseException:

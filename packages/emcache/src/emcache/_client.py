@@ -72,6 +72,15 @@ _NOT_KEY_SEQUENCES = (bytes, bytearray, memoryview, str)
 _KEYS_MESSAGE = "keys must be a sequence of bytes"
 
 
+def _storage_error(command: bytes, reply: Status | ErrorReply) -> Exception:
+    """The error of a storage command that did not answer STORED."""
+    if reply is Status.NOT_STORED or (reply is Status.EXISTS and command == b"cas"):
+        return NotStoredStorageCommandError(
+            f"{command.decode()} did not store the value: {reply.name}"
+        )
+    return reply_error(reply.name if isinstance(reply, Status) else reply, StorageCommandError)
+
+
 def _one_item(reply: list[Value] | ErrorReply, return_flags: bool, return_cas: bool) -> Item | None:
     """The item of a one-key retrieval reply, None for a miss."""
     if type(reply) is not list:
@@ -235,7 +244,11 @@ class Client(MetaMethods):
                 raise ClientClosedError(_CLOSED_MESSAGE)
             return await self._batcher.get(key, return_flags, False)
         request = retrieval_command(b"get", (key,))
-        reply = await self._run(self._pool(key), request)
+        pool = self._pool(key)
+        try:  # _run, inlined: one coroutine less on the most common call
+            reply = await pool.execute(request, timeout=self._timeout)
+        except LOWER_ERRORS as exc:
+            raise translate(exc) from exc
         return _one_item(reply, return_flags, False)
 
     async def gets(self, key: bytes, return_flags: bool = False) -> Item | None:
@@ -359,13 +372,8 @@ class Client(MetaMethods):
             await self._run_noreply(self._pool(key), request, key)
             return
         reply = await self._run(self._pool(key), request, key)
-        if reply is _STORED:
-            return
-        if reply is Status.NOT_STORED or (reply is Status.EXISTS and command == b"cas"):
-            raise NotStoredStorageCommandError(
-                f"{command.decode()} did not store the value: {reply.name}"
-            )
-        raise reply_error(reply.name if isinstance(reply, Status) else reply, StorageCommandError)
+        if reply is not _STORED:
+            raise _storage_error(command, reply)
 
     async def set(
         self, key: bytes, value: bytes, *, flags: int = 0, exptime: int = 0, noreply: bool = False
@@ -382,7 +390,18 @@ class Client(MetaMethods):
         Raises:
             StorageCommandError: The server did not store the value (e.g. it is too large).
         """
-        await self._store(b"set", key, value, flags, exptime, noreply)
+        if noreply:
+            await self._store(b"set", key, value, flags, exptime, noreply)
+            return
+        # _store and _run, inlined: two coroutines less on the most common call.
+        request = storage_command(b"set", key, value, flags, exptime)
+        pool = self._pool(key)
+        try:
+            reply = await pool.execute(request, timeout=self._timeout, key=key)
+        except LOWER_ERRORS as exc:
+            raise translate(exc) from exc
+        if reply is not _STORED:
+            raise _storage_error(b"set", reply)
 
     async def add(
         self, key: bytes, value: bytes, *, flags: int = 0, exptime: int = 0, noreply: bool = False
