@@ -203,6 +203,37 @@ async def test_connection_holds_writes_while_the_transport_is_paused(fake_transp
 
 
 @pytest.mark.asyncio
+async def test_connection_writes_large_requests_one_by_one_until_paused(fake_transport):
+    """A flush of large requests is not joined into one copy: each large request goes out
+    alone (the small ones between them together), and once the transport pauses the rest
+    waits in the connection until resume_writing, in order."""
+    conn = _connection()
+    transport = fake_transport(conn)
+    big = [storage_command(b"set", b"k%d" % i, bytes([65 + i]) * 300_000) for i in range(3)]
+    _send(conn, big[0])
+    _send(conn, GET_A)
+    _send(conn, GET_B)
+    _send(conn, big[1])
+    _send(conn, big[2])
+    pause_after = 2  # the transport pauses during its second write
+
+    def write(data: bytes) -> None:
+        transport.writes.append(data)
+        if len(transport.writes) == pause_after:
+            conn.pause_writing()
+
+    transport.write = write
+    await _next_iteration()
+    assert transport.writes == [big[0].data, GET_A.data + GET_B.data]
+    assert conn.needs_drain  # what waits is still counted
+    pause_after = 0
+    conn.resume_writing()
+    await _next_iteration()
+    assert transport.writes == [big[0].data, GET_A.data + GET_B.data, big[1].data, big[2].data]
+    assert not conn.needs_drain
+
+
+@pytest.mark.asyncio
 async def test_connection_pipelines_requests_to_memcached(memcached):
     """Many concurrent requests on one real connection are in flight together and all match."""
     conn = await open_connection(MemcachedHostAddress(memcached.host, memcached.port))

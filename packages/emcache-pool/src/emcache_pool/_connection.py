@@ -85,6 +85,9 @@ logger = logging.getLogger("emcache.pool")
 _DRAIN_ABOVE = 64 * 1024
 # The largest TLS record payload: whole requests are packed into writes of at most this.
 _TLS_RECORD = 16 * 1024
+# A flush of this many bytes or more is written request by request (see _write_while_taken);
+# a request this long or longer is never joined to others.
+_JOIN_BELOW = 256 * 1024
 # The buffer the transport reads into, except the bytes of a large value.
 _READ_SIZE = 64 * 1024
 # Silence, with requests in flight on a watched TLS connection, after which it is nudged.
@@ -274,10 +277,45 @@ class Connection(asyncio.BufferedProtocol):
         self._solo = len(buf) == 1 and depth == 1
         if self._tls:
             self._write_records(transport, buf)
-        else:
+        elif len(buf) == 1 or self._wbuf_size < _JOIN_BELOW:
             transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
+        else:
+            self._write_while_taken(transport, buf)
+            return
         buf.clear()
         self._wbuf_size = 0
+
+    def _write_while_taken(self, transport: asyncio.Transport, buf: list[bytes]) -> None:
+        """Write a flush of large requests piece by piece, while the transport takes them.
+
+        Joining them would copy every byte once more, and what the socket does not take at
+        once the transport copies into a buffer of its own (and shifts down after each
+        send). So the large requests go out one by one, the small ones between them joined,
+        and once the transport asks to pause the rest stays queued here, not copied, until
+        ``resume_writing`` flushes again.
+        """
+        written = 0
+        run: list[bytes] = []  # small requests waiting to go out together
+        for data in buf:
+            if len(data) < _JOIN_BELOW:
+                run.append(data)
+                continue
+            if run:
+                transport.write(b"".join(run))
+                written += len(run)
+                run.clear()
+                if self._paused:
+                    break
+            transport.write(data)
+            written += 1
+            if self._paused:
+                break
+        else:
+            if run:
+                transport.write(b"".join(run))
+                written += len(run)
+        del buf[:written]
+        self._wbuf_size = sum(map(len, buf))
 
     def _write_records(self, transport: asyncio.Transport, buf: list[bytes]) -> None:
         """Write whole requests in chunks of at most one TLS record (see the module)."""
