@@ -21,6 +21,7 @@ from typing import Any
 Record = dict[str, Any]
 
 PEERS = ["emcache-1.3.3", "aiomcache", "memcachio", "pymemcache"]
+ASYNC_PEERS = [peer for peer in PEERS if peer != "pymemcache"]
 ORDER = ["ours", "ours-compiled", *PEERS, "ceiling"]
 TITLES = {
     "set-1": "set, 1 task, 100 B values",
@@ -176,10 +177,56 @@ def evaluate_targets(records: Iterable[Record]) -> list[dict[str, Any]]:
     ):
         rows = []
         for loop in ("asyncio", "uvloop"):
-            r = _ratio(idx.rate(workload, loop, "default", "ours"),
-                       idx.rate(workload, loop, "default", "emcache-1.3.3"))  # fmt: skip
-            rows.append((f"{loop} {_fmt_ratio(r, target)}", None if r is None else r >= target))
+            peer = idx.rate(workload, loop, "default", "emcache-1.3.3")
+            r = _ratio(idx.rate(workload, loop, "default", "ours"), peer)
+            text = f"{loop} {_fmt_ratio(r, target)}"
+            compiled = _ratio(idx.rate(workload, loop, "default", "ours-compiled"), peer)
+            if compiled is not None:
+                text += f" (compiled build {_fmt_ratio(compiled, target)})"
+            rows.append((text, None if r is None else r >= target))
         add(title, rows)
+
+    rows = []
+    for loop in ("asyncio", "uvloop"):
+        for op in ("get", "set"):
+            workload = f"{op}-1"
+            ours = idx.rate(workload, loop, "default", "ours")
+            rates = {p: idx.rate(workload, loop, "default", p) for p in ASYNC_PEERS}
+            best = max((p for p in ASYNC_PEERS if rates[p]), key=lambda p: rates[p] or 0.0,
+                       default="none")  # fmt: skip
+            r = _ratio(ours, rates.get(best))
+            ceiling = _ratio(ours, idx.rate(workload, loop, "default", "ceiling"))
+            ok = None if r is None or ceiling is None else r >= 1.0 and ceiling >= 0.9
+            text = f"{loop} {op} {_fmt_ratio(r, 1.0)} of {best}, {_fmt_ratio(ceiling, 0.9)} ceiling"
+            rows.append((text, ok))
+    add("1 task, sequential get and set: >= 1.0x the best asyncio peer and >= 0.9x the ceiling, "
+        "both loops", rows)  # fmt: skip
+
+    rows = []
+    for loop in ("asyncio", "uvloop"):
+        for tasks in (32, 256):
+            for op in ("get", "set"):
+                workload = f"{op}-{tasks}"
+                r = _ratio(idx.rate(workload, loop, "mc32", "ours"),
+                           idx.rate(workload, loop, "default", "ours"))  # fmt: skip
+                rows.append((f"{loop} {op} {tasks} tasks {_fmt_ratio(r, 0.9)}",
+                             None if r is None else r >= 0.9))  # fmt: skip
+    add("max_connections=32: >= 0.9x our own defaults at 32 and 256 tasks (one task uses one "
+        "connection whatever the pool)", rows)  # fmt: skip
+
+    rows = []
+    for loop in ("asyncio", "uvloop"):
+        for op in ("get", "set"):
+            workload = f"{op}-256"
+            r = _ratio(idx.rate(workload, loop, "default", "ours"),
+                       idx.rate(workload, loop, "default", "ceiling"))  # fmt: skip
+            text = f"{loop} {op} {_fmt_ratio(r, 0.8)}"
+            compiled = _ratio(idx.rate(workload, loop, "default", "ours-compiled"),
+                              idx.rate(workload, loop, "default", "ceiling"))  # fmt: skip
+            if compiled is not None:
+                text += f" (compiled build {_fmt_ratio(compiled, 0.8)})"
+            rows.append((text, None if r is None else r >= 0.8))
+    add("256 tasks, defaults: >= 0.8x the ceiling probe, both loops", rows)
 
     rows = []
     for workload in LARGE:
