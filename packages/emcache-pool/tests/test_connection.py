@@ -233,6 +233,47 @@ async def test_connection_writes_large_requests_one_by_one_until_paused(fake_tra
     assert not conn.needs_drain
 
 
+def _read(conn: Connection, data: bytes) -> int:
+    """Hand ``data`` to ``conn`` as the transport of a buffered protocol does; the buffer size."""
+    buffer = conn.get_buffer(-1)
+    size = len(buffer)
+    buffer[: len(data)] = data
+    conn.buffer_updated(len(data))
+    return size
+
+
+@pytest.mark.asyncio
+async def test_connection_reads_wider_while_replies_arrive_fast(fake_transport):
+    """Reads go to a 64 KiB buffer; after a read of 16 KiB or more the next may take 256 KiB,
+    a short read brings back 64 KiB, and so does a read that begins a large value."""
+    conn = _connection()
+    fake_transport(conn)
+    value = b"v" * 20_000
+    reply = b"VALUE a 0 %d\r\n%s\r\nEND\r\n" % (len(value), value)
+    replies = []
+    for _ in range(4):
+        replies.append(_send(conn, GET_A))
+    assert _read(conn, reply) == 64 * 1024
+    assert _read(conn, reply) == 256 * 1024  # the first read brought over 16 KiB
+    assert _read(conn, VALUE_A) == 256 * 1024
+    assert _read(conn, VALUE_A) == 64 * 1024  # the read before was short
+    assert [fut.result() for fut in replies] == [[Value(b"a", 0, value, None)]] * 2 + [
+        [Value(b"a", 0, b"aaa", None)]
+    ] * 2
+    big = b"w" * 200_000
+    fut = _send(conn, GET_A)
+    head = b"VALUE a 0 %d\r\n" % len(big)
+    _read(conn, head + big[:30_000])  # over 16 KiB, but it begins a large value
+    view = conn.get_buffer(-1)
+    assert len(view) >= len(big) - 30_000  # the value's own buffer
+    rest = big[30_000:] + b"\r\nEND\r\n"
+    view[: len(rest)] = rest
+    conn.buffer_updated(len(rest))
+    await _next_iteration()
+    assert fut.result() == [Value(b"a", 0, big, None)]
+    assert _read(conn, b"") == 64 * 1024
+
+
 @pytest.mark.asyncio
 async def test_connection_pipelines_requests_to_memcached(memcached):
     """Many concurrent requests on one real connection are in flight together and all match."""

@@ -88,8 +88,11 @@ _TLS_RECORD = 16 * 1024
 # A flush of this many bytes or more is written request by request (see _write_while_taken);
 # a request this long or longer is never joined to others.
 _JOIN_BELOW = 256 * 1024
-# The buffer the transport reads into, except the bytes of a large value.
+# The buffer the transport reads into, except the bytes of a large value: _READ_SIZE, or
+# _READ_WIDE while replies arrive faster than that (see Connection.buffer_updated).
 _READ_SIZE = 64 * 1024
+_READ_WIDE = 256 * 1024
+_READ_NARROW_BELOW = 16 * 1024
 # Silence, with requests in flight on a watched TLS connection, after which it is nudged.
 _NUDGE_AFTER = 0.05
 _NUDGE = version_command()
@@ -131,6 +134,8 @@ class Connection(asyncio.BufferedProtocol):
         "_paused",
         "_pending",
         "_read_buffer",
+        "_read_narrow",
+        "_read_view",
         "_solo",
         "_tls",
         "_transport",
@@ -147,7 +152,9 @@ class Connection(asyncio.BufferedProtocol):
         self._loop = loop
         self.label = label
         self._parser = ResponseParser()
-        self._read_buffer: memoryview | None = None
+        self._read_buffer: memoryview | None = None  # _READ_WIDE bytes, made on the first read
+        self._read_narrow: memoryview | None = None  # its first _READ_SIZE bytes
+        self._read_view: memoryview | None = None  # the one of the two the next read goes to
         self._into_value = False
         self._pending: deque[_Pending] = deque()
         self._wbuf: list[bytes] = []
@@ -376,10 +383,11 @@ class Connection(asyncio.BufferedProtocol):
         self._into_value = view is not None  # a read may also end without a byte
         if view is not None:
             return view
-        buffer = self._read_buffer
-        if buffer is None:
-            buffer = self._read_buffer = memoryview(bytearray(_READ_SIZE))
-        return buffer
+        view = self._read_view
+        if view is None:
+            self._read_buffer = memoryview(bytearray(_READ_WIDE))
+            view = self._read_view = self._read_narrow = self._read_buffer[:_READ_SIZE]
+        return view
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._into_value:
@@ -390,8 +398,16 @@ class Connection(asyncio.BufferedProtocol):
                 self._loop.call_soon(self.data_received, b"")
             else:
                 self.reads += 1
-        elif self._read_buffer is not None:
-            self.data_received(bytes(self._read_buffer[:nbytes]))
+        elif (view := self._read_view) is not None:
+            self.data_received(bytes(view[:nbytes]))
+            # A read of _READ_SIZE or more shows replies arriving faster than that: the next
+            # may take _READ_WIDE, several replies more per loop iteration. A shorter read,
+            # or one that began a large value (its bytes go to a buffer of its own, and a
+            # wide read would copy more of them first), brings back _READ_SIZE.
+            if nbytes < _READ_NARROW_BELOW or self._parser.reading_large_value:
+                self._read_view = self._read_narrow
+            else:
+                self._read_view = self._read_buffer
 
     def data_received(self, data: bytes) -> None:
         if self._dead:

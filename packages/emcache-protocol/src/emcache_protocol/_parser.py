@@ -244,6 +244,12 @@ class ResponseParser(MetaReaders):
                 # new chunk keeps a line that trickles in byte by byte linear.
                 self._need = 0
 
+    @property
+    def reading_large_value(self) -> bool:
+        """Whether the bytes of a large data block are being read (see the module): they
+        go to :meth:`value_buffer` when the caller reads into it."""
+        return self._large_left > 0
+
     def value_buffer(self) -> memoryview | None:
         """Where the next bytes go while a large data block is read, or ``None``.
 
