@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from emcache_testing import MemcachedNode
 
 PACKAGES = Path(__file__).resolve().parents[2]
@@ -29,6 +31,39 @@ def test_no_source_outside_the_adapter_imports_opentelemetry() -> None:
     for source in sources:
         imported = _imports(source)
         assert not any(name.split(".")[0] == "opentelemetry" for name in imported), source
+
+
+LOWER_PACKAGES = ["emcache_protocol", "emcache_hashing", "emcache_auth", "emcache_pool",
+                  "emcache_cluster"]  # fmt: skip
+
+
+def _assert_no_opentelemetry_loaded(script: str) -> None:
+    """Run ``script`` in a fresh interpreter; it prints the opentelemetry modules it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("package", LOWER_PACKAGES)
+def test_no_module_of_a_lower_package_loads_opentelemetry(package: str) -> None:
+    """Importing every module of a package below the facade loads no opentelemetry module:
+    tracing is the facade's optional extra. (OpenTelemetry is installed here, the package
+    environments lack it, so this runs in the workspace environment only.)"""
+    script = textwrap.dedent(
+        f"""
+        import importlib
+        import pkgutil
+        import sys
+
+        import {package} as package
+
+        for info in pkgutil.walk_packages(package.__path__, "{package}."):
+            importlib.import_module(info.name)
+        print(sorted(name for name in sys.modules if name.startswith("opentelemetry")))
+        """
+    )
+    _assert_no_opentelemetry_loaded(script)
 
 
 def test_a_client_runs_without_loading_opentelemetry(memcached_node: MemcachedNode) -> None:
@@ -62,7 +97,4 @@ def test_a_client_runs_without_loading_opentelemetry(memcached_node: MemcachedNo
         print(sorted(name for name in sys.modules if name.startswith("opentelemetry")))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+    _assert_no_opentelemetry_loaded(script)
