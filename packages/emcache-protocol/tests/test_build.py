@@ -5,7 +5,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from types import ModuleType
 
 import emcache_protocol
-from emcache_protocol import _bulk, _grammar, _meta_parser, _parser, _scan
+from emcache_protocol import _bulk, _grammar, _large_values, _meta_parser, _parser, _scan
 
 
 def is_extension(module: ModuleType) -> bool:
@@ -20,7 +20,7 @@ def test_compiled_flag_names_the_build_under_test() -> None:
     """
     expected = os.environ.get("EMCACHE_EXPECT_COMPILED") == "1"
     assert emcache_protocol.COMPILED is expected
-    for module in (_parser, _meta_parser, _bulk, _grammar, _scan):
+    for module in (_parser, _meta_parser, _large_values, _bulk, _grammar, _scan):
         assert is_extension(module) is expected, module.__file__
 
 

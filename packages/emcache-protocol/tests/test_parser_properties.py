@@ -26,6 +26,7 @@ from emcache_protocol import (
     Value,
     VersionReply,
 )
+from emcache_protocol import _large_values as large_values_module
 from emcache_protocol import _parser as parser_module
 
 # One request as the caller queues it: (kind, keys), plus its reply bytes and expected result.
@@ -441,7 +442,7 @@ def test_parser_allocates_a_huge_value_as_it_arrives(into: bool) -> None:
     """
     value = bytes(range(256)) * 1000
     stream = reply_of((b"k", value))
-    with mock.patch.object(parser_module, "_LARGE_STEP", 10_000):
+    with mock.patch.object(large_values_module, "_LARGE_STEP", 10_000):
         results = parse_chunks([(GET, [b"k"])], chunks_of(stream, 3000), into=into)
     assert results == [[Value(b"k", 0, value, None)]]
 
@@ -453,7 +454,7 @@ def test_parser_allocates_no_more_than_a_step_ahead_of_the_data() -> None:
     assert parser.next_reply(Request(b"", GET, [b"k"])) is NEED_DATA
     view = parser.value_buffer()
     assert view is not None
-    assert len(view) == parser_module._LARGE_STEP - 100 < 1_000_000_000
+    assert len(view) == large_values_module._LARGE_STEP - 100 < 1_000_000_000
 
 
 def test_parser_takes_bytes_after_an_unused_value_buffer() -> None:
